@@ -1,0 +1,64 @@
+#pragma once
+// Every message the actors exchange. Payloads travel as `boxed<T>`: a shared pointer to
+// an immutable value, so a message never copies a task and CAF never serializes one
+// (taskd's actors are all local).
+
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+#include <caf/all.hpp>
+
+#include "src/core/error.hpp"
+#include "src/core/task.hpp"
+#include "src/handlers/handlers.hpp"
+#include "storage/store.hpp"
+
+namespace taskd {
+
+template <class T> struct boxed {
+  std::shared_ptr<T> ptr;
+  T& operator*() const { return *ptr; }
+  T* operator->() const { return ptr.get(); }
+};
+
+template <class T, class... Args> boxed<T> make_boxed(Args&&... args) {
+  return boxed<T>{std::make_shared<T>(std::forward<Args>(args)...)};
+}
+
+/// Local-only: inspecting names the type and nothing else.
+template <class Inspector, class T> typename Inspector::result_type inspect(Inspector& f, boxed<T>&) {
+  return f(caf::meta::type_name("taskd::boxed"));
+}
+
+using write_result = result<std::vector<task_change>>;
+
+/// Counters the scheduler owns, for GET /api/v1/types and readiness.
+struct scheduler_stats {
+  std::map<std::string, std::uint64_t> running_by_type;
+  std::uint64_t pending = 0;
+  bool sync_busy = false;
+  bool draining = false;
+};
+
+// HTTP -> scheduler (each answered with boxed<write_result>, scheduler_stats for stats).
+using create_atom = caf::atom_constant<caf::atom("create")>;     // boxed<std::vector<task>>
+using cancel_atom = caf::atom_constant<caf::atom("cancel")>;     // task_id
+using retry_atom = caf::atom_constant<caf::atom("retry")>;       // task_id
+using delete_atom = caf::atom_constant<caf::atom("delete")>;     // task_id
+using stats_atom = caf::atom_constant<caf::atom("stats")>;       // -> boxed<scheduler_stats>
+using drain_atom = caf::atom_constant<caf::atom("drain")>;       // millis grace -> bool (all finished)
+
+// Internal to the scheduler.
+using committed_atom = caf::atom_constant<caf::atom("committed")>;
+using outcome_atom = caf::atom_constant<caf::atom("outcome")>;
+using tick_atom = caf::atom_constant<caf::atom("tick")>;
+using refilled_atom = caf::atom_constant<caf::atom("refilled")>;
+using run_atom = caf::atom_constant<caf::atom("run")>;
+using timeout_atom = caf::atom_constant<caf::atom("timeout")>;
+using grace_atom = caf::atom_constant<caf::atom("grace")>;
+
+/// Registers the message types with an actor system config.
+void add_message_types(caf::actor_system_config& cfg);
+
+} // namespace taskd

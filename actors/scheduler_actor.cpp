@@ -1,0 +1,488 @@
+#include "actors/scheduler_actor.hpp"
+
+#include <future>
+#include <unordered_map>
+
+#include <spdlog/spdlog.h>
+
+#include "actors/messages.hpp"
+#include "actors/task_actor.hpp"
+#include "src/core/admission.hpp"
+#include "src/core/clock.hpp"
+#include "src/core/lifecycle.hpp"
+#include "src/core/window.hpp"
+
+namespace taskd {
+
+namespace {
+
+enum class commit_kind { create, start, finish, promote, cancel, retry, remove };
+
+/// What a store callback hands back to the scheduler.
+struct commit_event {
+  explicit commit_event(commit_kind k) : kind(k) {}
+  commit_kind kind;
+  std::uint64_t request = 0; // response promise, if a client waits
+  task_id id = 0;
+  std::map<std::string, std::uint64_t, std::less<>> reserved; // creates: admitted counts
+  write_result result = std::vector<task_change>{};
+};
+
+struct refill_event {
+  bool sync_lane = false;
+  bool schedule = false;
+  std::string type;
+  result<std::vector<ready_entry>> ready = std::vector<ready_entry>{};
+  result<std::vector<scheduled_entry>> scheduled = std::vector<scheduled_entry>{};
+  std::size_t asked = 0;
+};
+
+struct type_state {
+  const type_config* cfg = nullptr;
+  std::int32_t running = 0;
+  bounded_window<ready_entry> ready;
+};
+
+struct running_task {
+  std::string type;
+  bool sync = false;
+  caf::actor_addr actor;
+  bool reported = false;
+};
+
+struct scheduler_state {
+  static inline const char* name = "scheduler";
+  scheduler_deps deps;
+  std::unique_ptr<pending_ledger> pending;
+  std::map<std::string, type_state, std::less<>> types;
+  bounded_window<ready_entry> sync_ready;
+  bool sync_busy = false;
+  bounded_window<scheduled_entry> scheduled;
+  millis armed_tick = 0; // run_at the pending timer fires for, 0 = none
+  std::unordered_map<task_id, running_task> running;
+  std::uint64_t next_request = 1;
+  std::unordered_map<std::uint64_t, caf::response_promise> promises;
+  bool draining = false;
+  std::vector<caf::response_promise> drain_waiters;
+};
+
+using self_ptr = caf::stateful_actor<scheduler_state>*;
+
+void dispatch(self_ptr self);
+
+/// Store callbacks run on the writer thread: they only post back to the actor.
+write_callback post_commit(self_ptr self, commit_event ev) {
+  auto handle = caf::actor_cast<caf::actor>(self);
+  return [handle, ev = std::move(ev)](write_result r) mutable {
+    ev.result = std::move(r);
+    caf::anon_send(handle, committed_atom::value, make_boxed<commit_event>(std::move(ev)));
+  };
+}
+
+void deliver(self_ptr self, std::uint64_t request, const write_result& r) {
+  auto it = self->state.promises.find(request);
+  if (it == self->state.promises.end()) return;
+  it->second.deliver(make_boxed<write_result>(r));
+  self->state.promises.erase(it);
+}
+
+std::uint64_t remember(self_ptr self) {
+  auto id = self->state.next_request++;
+  self->state.promises.emplace(id, self->make_response_promise());
+  return id;
+}
+
+void arm_timer(self_ptr self) {
+  auto& st = self->state;
+  if (st.scheduled.empty()) return;
+  millis due = st.scheduled.front().run_at;
+  if (st.armed_tick != 0 && st.armed_tick <= due) return;
+  st.armed_tick = due;
+  millis delay = std::max<millis>(0, due - now_ms());
+  self->delayed_send(self, std::chrono::milliseconds(delay), tick_atom::value);
+}
+
+/// Puts a committed pending task where the dispatcher will find it.
+void place(self_ptr self, const task& t) {
+  auto& st = self->state;
+  if (t.run_at > now_ms()) {
+    st.scheduled.offer({t.run_at, t.id});
+    arm_timer(self);
+  } else if (t.mode == task_mode::sync) {
+    st.sync_ready.offer({t.priority, t.id});
+  } else if (auto it = st.types.find(t.type); it != st.types.end()) {
+    it->second.ready.offer({t.priority, t.id});
+  }
+}
+
+void forget(self_ptr self, const task& t) {
+  auto& st = self->state;
+  st.scheduled.erase({t.run_at, t.id});
+  if (t.mode == task_mode::sync) st.sync_ready.erase({t.priority, t.id});
+  else if (auto it = st.types.find(t.type); it != st.types.end()) it->second.ready.erase({t.priority, t.id});
+}
+
+/// Keeps the pending ledger and the windows in step with one committed change.
+void account(self_ptr self, commit_kind kind, const task_change& ch) {
+  auto& st = self->state;
+  if (ch.existed) {
+    st.pending->add(ch.after.type, -1); // reserved at admission, nothing created
+    return;
+  }
+  bool was_pending = ch.before && *ch.before == task_status::pending;
+  bool is_pending = !ch.deleted && ch.after.status == task_status::pending;
+  if (ch.before) {
+    if (was_pending && !is_pending) st.pending->add(ch.after.type, -1);
+    if (!was_pending && is_pending) st.pending->add(ch.after.type, +1);
+  }
+  if (kind == commit_kind::cancel) forget(self, ch.after);
+  if (is_pending && kind != commit_kind::start) place(self, ch.after);
+}
+
+void release_slot(self_ptr self, task_id id) {
+  auto& st = self->state;
+  auto it = st.running.find(id);
+  if (it == st.running.end()) return;
+  if (it->second.sync) st.sync_busy = false;
+  else if (auto t = st.types.find(it->second.type); t != st.types.end()) t->second.running -= 1;
+  st.running.erase(it);
+  if (st.draining && st.running.empty()) {
+    for (auto& p : st.drain_waiters) p.deliver(true);
+    st.drain_waiters.clear();
+  }
+}
+
+void start(self_ptr self, task_id id, const std::string& type, bool sync) {
+  auto& st = self->state;
+  st.running.emplace(id, running_task{type, sync, {}, false});
+  if (sync) st.sync_busy = true;
+  else st.types[type].running += 1;
+  commit_event ev{commit_kind::start};
+  ev.id = id;
+  st.deps.db->submit(update_op{id, [](task& t) { return start_attempt(t, now_ms()); }, true},
+                     post_commit(self, std::move(ev)));
+}
+
+void request_refill(self_ptr self, bool sync_lane, bool schedule, const std::string& type,
+                    std::size_t limit) {
+  store* db = self->state.deps.db;
+  auto handle = caf::actor_cast<caf::actor>(self);
+  // Reads block: they run on a detached actor's own thread.
+  self->spawn<caf::detached>([=](caf::blocking_actor*) {
+    refill_event ev;
+    ev.sync_lane = sync_lane;
+    ev.schedule = schedule;
+    ev.type = type;
+    ev.asked = limit;
+    if (schedule) ev.scheduled = db->schedule_page(limit);
+    else ev.ready = db->ready_page(sync_lane ? task_mode::sync : task_mode::async, type, limit);
+    caf::anon_send(handle, refilled_atom::value, make_boxed<refill_event>(std::move(ev)));
+  });
+}
+
+void refill_if_low(self_ptr self) {
+  auto& st = self->state;
+  if (st.sync_ready.wants_refill()) {
+    st.sync_ready.begin_refill();
+    request_refill(self, true, false, "", st.sync_ready.capacity());
+  }
+  for (auto& [name, ts] : st.types) {
+    if (!ts.ready.wants_refill()) continue;
+    ts.ready.begin_refill();
+    request_refill(self, false, false, name, ts.ready.capacity());
+  }
+  if (st.scheduled.wants_refill()) {
+    st.scheduled.begin_refill();
+    request_refill(self, false, true, "", st.scheduled.capacity());
+  }
+}
+
+void dispatch(self_ptr self) {
+  auto& st = self->state;
+  if (st.draining) return;
+  while (!st.sync_busy && !st.sync_ready.empty()) {
+    auto e = st.sync_ready.pop_front();
+    if (st.running.count(e.id)) continue;
+    // The type is read from the record when the start commits.
+    start(self, e.id, "", true);
+  }
+  for (auto& [name, ts] : st.types) {
+    while (ts.running < ts.cfg->concurrency && !ts.ready.empty()) {
+      auto e = ts.ready.pop_front();
+      if (st.running.count(e.id)) continue;
+      start(self, e.id, name, false);
+    }
+  }
+  refill_if_low(self);
+}
+
+void on_started(self_ptr self, const commit_event& ev) {
+  auto& st = self->state;
+  if (!ev.result) {
+    // Cancelled or deleted since it was indexed, or a stale window entry: not an error.
+    if (ev.result.err().code != errc::conflict && ev.result.err().code != errc::not_found)
+      spdlog::error("start of task {} failed: {}", ev.id, ev.result.err().message);
+    release_slot(self, ev.id);
+    return;
+  }
+  const task& t = ev.result->front().after;
+  account(self, commit_kind::start, ev.result->front());
+  auto it = st.running.find(t.id);
+  if (it == st.running.end()) return;
+  it->second.type = t.type;
+  const type_config* tc = find_type(*st.deps.cfg, t.type);
+  if (!tc) {
+    // A type removed from the config since the task was created.
+    auto out = make_boxed<handler_outcome>();
+    out->error = "task type " + t.type + " is not configured";
+    out->retryable = false;
+    self->send(self, outcome_atom::value, t.id, out);
+    return;
+  }
+  auto actor = spawn_task_actor(self, std::make_shared<const task>(t), *tc);
+  it->second.actor = actor.address();
+}
+
+void finish_attempt(self_ptr self, task_id id, handler_outcome out) {
+  auto& st = self->state;
+  auto it = st.running.find(id);
+  if (it == st.running.end() || it->second.reported) return;
+  it->second.reported = true;
+  const type_config* tc = find_type(*st.deps.cfg, it->second.type);
+  if (!out.success)
+    spdlog::info("task {} ({}) attempt failed: {}", id, it->second.type, out.error);
+  (void)tc;
+  commit_event ev{commit_kind::finish};
+  ev.id = id;
+  auto apply = [out = std::move(out)](task& t) mutable -> status {
+    millis now = now_ms();
+    if (out.success) return complete_attempt(t, std::move(out.result), now);
+    auto r = fail_attempt(t, std::move(out.error), out.retryable, now);
+    if (!r) return r.err();
+    return ok_status();
+  };
+  st.deps.db->submit(update_op{id, std::move(apply), true}, post_commit(self, std::move(ev)));
+  // The slot frees now: the next start joins the same group commit as this finish.
+  release_slot(self, id);
+  dispatch(self);
+}
+
+void on_committed(self_ptr self, commit_event& ev) {
+  auto& st = self->state;
+  switch (ev.kind) {
+    case commit_kind::create:
+      if (!ev.result) {
+        for (auto& [type, n] : ev.reserved) st.pending->add(type, -static_cast<std::int64_t>(n));
+      } else {
+        for (auto& ch : *ev.result) account(self, ev.kind, ch);
+      }
+      break;
+    case commit_kind::start: on_started(self, ev); break;
+    case commit_kind::promote:
+      if (ev.result) for (auto& ch : *ev.result) account(self, ev.kind, ch);
+      break;
+    default:
+      if (ev.result) for (auto& ch : *ev.result) account(self, ev.kind, ch);
+      else if (ev.kind == commit_kind::finish)
+        spdlog::error("recording the outcome of task {} failed: {}", ev.id, ev.result.err().message);
+      break;
+  }
+  if (ev.request) deliver(self, ev.request, ev.result);
+  dispatch(self);
+}
+
+void on_refilled(self_ptr self, refill_event& ev) {
+  auto& st = self->state;
+  auto skip_running = [&](const auto& e) { return st.running.count(e.id) > 0; };
+  if (ev.schedule) {
+    if (!ev.scheduled) {
+      spdlog::error("reading the schedule index failed: {}", ev.scheduled.err().message);
+      st.scheduled.abort_refill();
+    } else {
+      st.scheduled.finish_refill(*ev.scheduled, ev.scheduled->size() < ev.asked, skip_running);
+      arm_timer(self);
+    }
+  } else {
+    bounded_window<ready_entry>* w = nullptr;
+    if (ev.sync_lane) w = &st.sync_ready;
+    else if (auto it = st.types.find(ev.type); it != st.types.end()) w = &it->second.ready;
+    if (!w) return;
+    if (!ev.ready) {
+      spdlog::error("reading the ready index failed: {}", ev.ready.err().message);
+      w->abort_refill();
+    } else {
+      w->finish_refill(*ev.ready, ev.ready->size() < ev.asked, skip_running);
+    }
+  }
+  dispatch(self);
+}
+
+void on_tick(self_ptr self) {
+  auto& st = self->state;
+  st.armed_tick = 0;
+  millis now = now_ms();
+  while (!st.scheduled.empty() && st.scheduled.front().run_at <= now) {
+    auto e = st.scheduled.pop_front();
+    commit_event ev{commit_kind::promote};
+    ev.id = e.id;
+    // Index-only move from the schedule index to the ready index.
+    auto apply = [](task& t) -> status {
+      if (t.status != task_status::pending) return make_error(errc::conflict, "no longer pending");
+      return ok_status();
+    };
+    st.deps.db->submit(update_op{e.id, apply, false}, post_commit(self, std::move(ev)));
+  }
+  arm_timer(self);
+  refill_if_low(self);
+}
+
+void on_create(self_ptr self, boxed<std::vector<task>> tasks, caf::response_promise rp) {
+  auto& st = self->state;
+  if (st.draining) {
+    rp.deliver(make_boxed<write_result>(make_error(errc::shutting_down, "taskd is shutting down")));
+    return;
+  }
+  std::map<std::string, std::uint64_t, std::less<>> wanted;
+  for (auto& t : *tasks) wanted[t.type] += 1;
+  if (auto ok = st.pending->admit(wanted); !ok) {
+    rp.deliver(make_boxed<write_result>(ok.err()));
+    return;
+  }
+  commit_event ev{commit_kind::create};
+  ev.reserved = std::move(wanted);
+  ev.request = st.next_request++;
+  st.promises.emplace(ev.request, std::move(rp));
+  st.deps.db->submit(create_op{std::move(*tasks)}, post_commit(self, std::move(ev)));
+}
+
+template <class Apply>
+void submit_update(self_ptr self, commit_kind kind, task_id id, Apply apply) {
+  commit_event ev{kind};
+  ev.id = id;
+  ev.request = remember(self);
+  self->state.deps.db->submit(update_op{id, std::move(apply), true}, post_commit(self, std::move(ev)));
+}
+
+caf::behavior scheduler(self_ptr self, scheduler_deps deps) {
+  auto& st = self->state;
+  st.deps = deps;
+  st.pending = std::make_unique<pending_ledger>(*deps.cfg);
+  st.sync_ready = bounded_window<ready_entry>(deps.window_capacity);
+  st.scheduled = bounded_window<scheduled_entry>(deps.window_capacity);
+  st.sync_ready.mark_incomplete();
+  st.scheduled.mark_incomplete();
+  for (auto& [name, tc] : deps.cfg->types) {
+    auto& ts = st.types[name];
+    ts.cfg = &tc;
+    ts.ready = bounded_window<ready_entry>(deps.window_capacity);
+    ts.ready.mark_incomplete();
+  }
+  for (auto& [type, counts] : deps.db->counts())
+    st.pending->add(type, static_cast<std::int64_t>(counts[static_cast<int>(task_status::pending)]));
+
+  self->set_down_handler([=](caf::down_msg& msg) {
+    for (auto& [id, rt] : self->state.running) {
+      if (rt.actor != msg.source || rt.reported) continue;
+      handler_outcome out;
+      out.error = "task actor exited without reporting: " + caf::to_string(msg.reason);
+      finish_attempt(self, id, std::move(out));
+      return;
+    }
+  });
+  self->send(self, tick_atom::value);
+
+  return {
+      [=](create_atom, boxed<std::vector<task>> tasks) -> caf::result<boxed<write_result>> {
+        auto rp = self->make_response_promise<boxed<write_result>>();
+        on_create(self, std::move(tasks), rp);
+        return rp;
+      },
+      [=](cancel_atom, task_id id) -> caf::result<boxed<write_result>> {
+        auto rp = self->make_response_promise<boxed<write_result>>();
+        submit_update(self, commit_kind::cancel, id, [](task& t) { return cancel_task(t, now_ms()); });
+        return rp;
+      },
+      [=](retry_atom, task_id id) -> caf::result<boxed<write_result>> {
+        auto rp = self->make_response_promise<boxed<write_result>>();
+        if (self->state.draining) {
+          return make_boxed<write_result>(make_error(errc::shutting_down, "taskd is shutting down"));
+        }
+        submit_update(self, commit_kind::retry, id, [](task& t) { return retry_task(t, now_ms()); });
+        return rp;
+      },
+      [=](delete_atom, task_id id) -> caf::result<boxed<write_result>> {
+        auto rp = self->make_response_promise<boxed<write_result>>();
+        commit_event ev{commit_kind::remove};
+        ev.id = id;
+        ev.request = remember(self);
+        self->state.deps.db->submit(delete_op{id}, post_commit(self, std::move(ev)));
+        return rp;
+      },
+      [=](stats_atom) {
+        auto s = make_boxed<scheduler_stats>();
+        for (auto& [name, ts] : self->state.types) s->running_by_type[name] = static_cast<std::uint64_t>(ts.running);
+        for (auto& [id, rt] : self->state.running)
+          if (rt.sync && !rt.type.empty()) s->running_by_type[rt.type] += 1;
+        s->pending = self->state.pending->total();
+        s->sync_busy = self->state.sync_busy;
+        s->draining = self->state.draining;
+        return s;
+      },
+      [=](drain_atom, millis grace) -> caf::result<bool> {
+        auto& st = self->state;
+        st.draining = true;
+        if (st.running.empty()) return true;
+        auto rp = self->make_response_promise<bool>();
+        st.drain_waiters.push_back(rp);
+        self->delayed_send(self, std::chrono::milliseconds(grace), grace_atom::value);
+        return rp;
+      },
+      [=](grace_atom) {
+        for (auto& p : self->state.drain_waiters) p.deliver(false);
+        self->state.drain_waiters.clear();
+      },
+      [=](committed_atom, boxed<commit_event> ev) { on_committed(self, *ev); },
+      [=](outcome_atom, task_id id, boxed<handler_outcome> out) { finish_attempt(self, id, *out); },
+      [=](refilled_atom, boxed<refill_event> ev) { on_refilled(self, *ev); },
+      [=](tick_atom) { on_tick(self); },
+  };
+}
+
+} // namespace
+
+caf::actor spawn_scheduler(caf::actor_system& sys, scheduler_deps deps) {
+  return sys.spawn(scheduler, std::move(deps));
+}
+
+status recover_stalled(store& db) {
+  auto stuck = db.tasks_with_status(task_status::in_progress, SIZE_MAX);
+  if (!stuck) return stuck.err();
+  for (const task& t : *stuck) {
+    std::promise<write_result> done;
+    auto fut = done.get_future();
+    db.submit(update_op{t.id,
+                        [](task& r) -> status {
+                          auto e = stall_attempt(r, "taskd restarted while the attempt ran", now_ms());
+                          if (!e) return e.err();
+                          return ok_status();
+                        },
+                        true},
+              [&done](write_result r) { done.set_value(std::move(r)); });
+    auto r = fut.get();
+    if (!r) return r.err();
+    spdlog::warn("task {} ({}) was in progress at the last stop: now {}", t.id, t.type,
+                 to_string(r->front().after.status));
+  }
+  return ok_status();
+}
+
+void add_message_types(caf::actor_system_config& cfg) {
+  cfg.add_message_type<boxed<std::vector<task>>>("taskd::boxed<tasks>");
+  cfg.add_message_type<boxed<write_result>>("taskd::boxed<write_result>");
+  cfg.add_message_type<boxed<scheduler_stats>>("taskd::boxed<scheduler_stats>");
+  cfg.add_message_type<boxed<handler_outcome>>("taskd::boxed<handler_outcome>");
+  cfg.add_message_type<boxed<commit_event>>("taskd::boxed<commit_event>");
+  cfg.add_message_type<boxed<refill_event>>("taskd::boxed<refill_event>");
+}
+
+} // namespace taskd

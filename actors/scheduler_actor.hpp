@@ -1,0 +1,38 @@
+#pragma once
+// The scheduler actor owns admission and dispatch.
+//
+// Accepts (each answered once):
+//   (create_atom, boxed<std::vector<task>>) -> boxed<write_result>   201/200 after durable
+//   (cancel_atom, task_id) | (retry_atom, task_id) | (delete_atom, task_id)
+//                                          -> boxed<write_result>
+//   (stats_atom)                           -> boxed<scheduler_stats>
+//   (drain_atom, millis grace)             -> bool: stops admitting and dispatching, answers
+//                                             when nothing runs (true) or after grace (false)
+//
+// Guarantees: per-type `concurrency` bounds running async tasks of that type; sync tasks
+// run one at a time engine-wide in their own lane (so async load cannot starve them);
+// within a lane, higher priority first, then FIFO. Pending tasks live on disk; the
+// scheduler keeps bounded windows of the ready and schedule indexes.
+
+#include <memory>
+
+#include <caf/all.hpp>
+
+#include "src/config/config.hpp"
+#include "storage/store.hpp"
+
+namespace taskd {
+
+struct scheduler_deps {
+  std::shared_ptr<const config> cfg;
+  store* db = nullptr;
+  std::size_t window_capacity = 4096; // ready/schedule entries held in memory per lane
+};
+
+caf::actor spawn_scheduler(caf::actor_system& sys, scheduler_deps deps);
+
+/// Before the scheduler starts: every task left in_progress by a previous process is
+/// stalled (retried if attempts remain, otherwise abandoned). Blocks until durable.
+status recover_stalled(store& db);
+
+} // namespace taskd

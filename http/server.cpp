@@ -1,0 +1,165 @@
+#include "http/server.hpp"
+
+#include <boost/asio/dispatch.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/strand.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/json.hpp>
+#include <spdlog/spdlog.h>
+
+namespace taskd::http {
+
+namespace net = boost::asio;
+namespace beast = boost::beast;
+using tcp = net::ip::tcp;
+
+response error_response(unsigned version, bool keep_alive, const char* code, int status,
+                        const std::string& message) {
+  response res{static_cast<beast_http::status>(status), version};
+  res.set(beast_http::field::content_type, "application/json");
+  res.keep_alive(keep_alive);
+  res.body() = boost::json::serialize(
+      boost::json::object{{"error", boost::json::object{{"code", code}, {"message", message}}}});
+  res.prepare_payload();
+  return res;
+}
+
+namespace {
+
+constexpr auto read_timeout = std::chrono::seconds(60);
+
+class session : public std::enable_shared_from_this<session> {
+public:
+  session(tcp::socket&& socket, const server_options& options, const request_handler& handler)
+      : stream_(std::move(socket)), options_(options), handler_(handler) {}
+
+  void run() {
+    net::dispatch(stream_.get_executor(), [self = shared_from_this()] { self->read(); });
+  }
+
+private:
+  void read() {
+    parser_.emplace();
+    parser_->body_limit(options_.max_body_bytes);
+    stream_.expires_after(read_timeout);
+    beast_http::async_read(stream_, buffer_, *parser_,
+                           [self = shared_from_this()](beast::error_code ec, std::size_t) {
+                             self->on_read(ec);
+                           });
+  }
+
+  void on_read(beast::error_code ec) {
+    if (ec == beast_http::error::end_of_stream || ec == net::error::eof) return close();
+    if (ec == beast_http::error::body_limit) {
+      return write(error_response(11, false, "payload_too_large", 413,
+                                  "request body exceeds server.max_body_bytes (" +
+                                      std::to_string(options_.max_body_bytes) + " bytes)"));
+    }
+    if (ec == beast_http::error::header_limit) {
+      return write(error_response(11, false, "invalid_request", 431, "request headers too large"));
+    }
+    if (ec) {
+      if (ec != beast::error::timeout && ec != net::error::operation_aborted &&
+          ec != net::error::connection_reset) {
+        // A malformed request: answer 400 if the socket still works, then close.
+        return write(error_response(11, false, "invalid_request", 400,
+                                    std::string("malformed HTTP request: ") + ec.message()));
+      }
+      return close();
+    }
+    request req = parser_->release();
+    auto self = shared_from_this();
+    auto exec = stream_.get_executor();
+    handler_(std::move(req), [self, exec](response res) {
+      net::post(exec, [self, res = std::move(res)]() mutable { self->write(std::move(res)); });
+    });
+  }
+
+  void write(response res) {
+    auto sp = std::make_shared<response>(std::move(res));
+    sp->set(beast_http::field::server, "taskd");
+    stream_.expires_after(read_timeout);
+    beast_http::async_write(stream_, *sp,
+                            [self = shared_from_this(), sp](beast::error_code ec, std::size_t) {
+                              if (ec || !sp->keep_alive()) return self->close();
+                              self->read();
+                            });
+  }
+
+  void close() {
+    beast::error_code ec;
+    stream_.socket().shutdown(tcp::socket::shutdown_send, ec);
+  }
+
+  beast::tcp_stream stream_;
+  beast::flat_buffer buffer_;
+  std::optional<beast_http::request_parser<beast_http::string_body>> parser_;
+  const server_options& options_;
+  const request_handler& handler_;
+};
+
+} // namespace
+
+struct server::listener : std::enable_shared_from_this<server::listener> {
+  listener(net::io_context& ioc, const server_options& options, const request_handler& handler)
+      : ioc_(ioc), acceptor_(net::make_strand(ioc)), options_(options), handler_(handler) {}
+
+  void open(const tcp::endpoint& ep) {
+    acceptor_.open(ep.protocol());
+    acceptor_.set_option(net::socket_base::reuse_address(true));
+    acceptor_.bind(ep);
+    acceptor_.listen(net::socket_base::max_listen_connections);
+  }
+
+  void accept() {
+    acceptor_.async_accept(net::make_strand(ioc_),
+                           [self = shared_from_this()](beast::error_code ec, tcp::socket socket) {
+                             if (ec == net::error::operation_aborted) return;
+                             if (!ec) {
+                               socket.set_option(tcp::no_delay(true), ec);
+                               std::make_shared<session>(std::move(socket), self->options_,
+                                                         self->handler_)
+                                   ->run();
+                             } else {
+                               spdlog::warn("accept failed: {}", ec.message());
+                             }
+                             if (self->acceptor_.is_open()) self->accept();
+                           });
+  }
+
+  net::io_context& ioc_;
+  tcp::acceptor acceptor_;
+  const server_options& options_;
+  const request_handler& handler_;
+};
+
+server::server(server_options options, request_handler handler)
+    : options_(std::move(options)), handler_(std::move(handler)), ioc_(options_.threads) {}
+
+server::~server() { stop(); }
+
+void server::start() {
+  auto addr = net::ip::make_address(options_.host);
+  listener_ = std::make_shared<listener>(ioc_, options_, handler_);
+  listener_->open(tcp::endpoint{addr, options_.port});
+  bound_port_ = listener_->acceptor_.local_endpoint().port();
+  listener_->accept();
+  for (int i = 0; i < std::max(1, options_.threads); ++i) threads_.emplace_back([this] { ioc_.run(); });
+}
+
+void server::stop() {
+  if (listener_) {
+    net::post(listener_->acceptor_.get_executor(), [l = listener_] {
+      beast::error_code ec;
+      l->acceptor_.close(ec);
+    });
+  }
+  ioc_.stop();
+  for (auto& t : threads_)
+    if (t.joinable()) t.join();
+  threads_.clear();
+  listener_.reset();
+}
+
+} // namespace taskd::http

@@ -1,0 +1,55 @@
+#pragma once
+// The Beast HTTP server: connections, parsing, limits and keep-alive. What a request
+// means is decided by the handler it is given; this file knows no routes.
+
+#include <functional>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <boost/asio/io_context.hpp>
+#include <boost/beast/http.hpp>
+
+namespace taskd::http {
+
+namespace beast_http = boost::beast::http;
+using request = beast_http::request<beast_http::string_body>;
+using response = beast_http::response<beast_http::string_body>;
+/// Called at most once per request, from any thread.
+using responder = std::function<void(response)>;
+using request_handler = std::function<void(request&&, responder)>;
+
+struct server_options {
+  std::string host = "127.0.0.1";
+  std::uint16_t port = 8080;
+  std::size_t max_body_bytes = 1048576;
+  int threads = 2;
+};
+
+class server {
+public:
+  server(server_options options, request_handler handler);
+  ~server();
+
+  /// Binds and starts the I/O threads. The bound port is `port()` (useful with port 0).
+  void start();
+  /// Stops accepting and closes connections; returns after the I/O threads exit.
+  void stop();
+  std::uint16_t port() const { return bound_port_; }
+
+private:
+  struct listener;
+  server_options options_;
+  request_handler handler_;
+  boost::asio::io_context ioc_;
+  std::shared_ptr<listener> listener_;
+  std::vector<std::thread> threads_;
+  std::uint16_t bound_port_ = 0;
+};
+
+/// `{"error": {"code": ..., "message": ...}}` with the status its code maps to.
+response error_response(unsigned version, bool keep_alive, const char* code, int status,
+                        const std::string& message);
+
+} // namespace taskd::http

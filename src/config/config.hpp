@@ -1,0 +1,71 @@
+#pragma once
+// taskd's configuration: the TOML file, the embedded default, and their validation.
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "src/core/error.hpp"
+#include "src/core/task.hpp"
+
+namespace taskd {
+
+enum class handler_kind { noop, echo, sleep, fail, exec, webhook };
+
+const char* to_string(handler_kind k);
+
+struct type_config {
+  std::string name;
+  handler_kind handler = handler_kind::noop;
+  std::vector<std::string> command; // exec: argv, never a shell string
+  std::string url;                  // webhook: http://host[:port]/path
+  std::int32_t concurrency = 8;     // async tasks of this type running at once
+  task_mode mode = task_mode::async;
+  std::int32_t max_attempts = 3;
+  backoff_policy backoff{backoff_kind::exponential, 1000};
+  millis timeout_ms = 30000;
+  std::optional<std::uint64_t> max_pending; // per-type admission bound
+};
+
+struct server_config {
+  std::string host = "127.0.0.1";
+  std::uint16_t port = 8080;
+  std::string data_dir = "data";
+  std::size_t max_body_bytes = 1048576;
+};
+
+struct limits_config {
+  std::uint64_t max_pending = 1000000; // admission bound across all types
+  std::size_t max_batch = 1000;        // tasks per POST /api/v1/tasks/batch
+  millis shutdown_grace_ms = 10000;    // SIGTERM: how long running tasks may finish
+};
+
+struct config {
+  server_config server;
+  limits_config limits;
+  std::string log_level = "info"; // trace|debug|info|warn|error|critical|off
+  std::map<std::string, type_config, std::less<>> types;
+};
+
+/// Parses and validates TOML text. On failure the message lists every problem, one
+/// per line, each starting with the dotted key that is wrong (`types.echo.concurrency: ...`).
+result<config> parse_config(std::string_view toml_text, std::string_view source_name = "config");
+
+/// Reads and parses a file; a missing or unreadable file is an error naming the path.
+result<config> load_config_file(const std::string& path);
+
+/// The embedded default (config/taskd.toml compiled into the binary).
+config default_config();
+
+/// Validates `host:port` (port 0..65535; 0 lets the OS choose).
+result<std::pair<std::string, std::uint16_t>> parse_listen(std::string_view listen);
+
+const type_config* find_type(const config& cfg, std::string_view name);
+
+/// "echo, processVoice, sendMessage": for error messages naming the known types.
+std::string known_type_names(const config& cfg);
+
+} // namespace taskd

@@ -1,0 +1,20 @@
+#pragma once
+
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "src/core/task.hpp"
+
+namespace taskd {
+
+/// Wall-clock milliseconds since the Unix epoch.
+millis now_ms();
+
+/// "2026-11-28T03:04:05.123Z"
+std::string format_rfc3339(millis ms);
+
+/// Accepts RFC3339 with optional fraction and `Z` or a numeric offset.
+std::optional<millis> parse_rfc3339(std::string_view s);
+
+} // namespace taskd

@@ -1,0 +1,101 @@
+#include "src/core/lifecycle.hpp"
+
+#include <algorithm>
+
+namespace taskd {
+
+namespace {
+
+constexpr millis max_backoff_ms = 30LL * 24 * 3600 * 1000;
+
+error wrong_state(const task& t, const char* action) {
+  return make_error(errc::conflict, std::string("cannot ") + action + " task " +
+                                        std::to_string(t.id) + " in status " +
+                                        to_string(t.status));
+}
+
+void finish(task& t, task_status s, millis now) {
+  t.status = s;
+  t.updated_at = now;
+  t.finished_at = now;
+}
+
+} // namespace
+
+millis backoff_delay(const backoff_policy& policy, int failed_attempt) {
+  if (policy.delay_ms <= 0) return 0;
+  if (policy.kind == backoff_kind::fixed) return std::min(policy.delay_ms, max_backoff_ms);
+  int shift = std::max(0, failed_attempt - 1);
+  if (shift >= 40) return max_backoff_ms;
+  millis delay = policy.delay_ms << shift;
+  return std::min(delay, max_backoff_ms);
+}
+
+status start_attempt(task& t, millis now) {
+  if (t.status != task_status::pending) return wrong_state(t, "start");
+  t.status = task_status::in_progress;
+  t.attempts += 1;
+  t.started_at = now;
+  t.updated_at = now;
+  return ok_status();
+}
+
+status complete_attempt(task& t, boost::json::value result, millis now) {
+  if (t.status != task_status::in_progress) return wrong_state(t, "complete");
+  t.result = std::move(result);
+  t.error.reset();
+  finish(t, task_status::completed, now);
+  return ok_status();
+}
+
+result<attempt_end> fail_attempt(task& t, std::string error, bool retryable, millis now) {
+  if (t.status != task_status::in_progress) return wrong_state(t, "fail");
+  t.error = std::move(error);
+  if (retryable && t.attempts < t.max_attempts) {
+    t.status = task_status::pending;
+    t.run_at = now + backoff_delay(t.backoff, t.attempts);
+    t.updated_at = now;
+    return attempt_end::retry_scheduled;
+  }
+  finish(t, task_status::failed, now);
+  return attempt_end::failed;
+}
+
+result<attempt_end> stall_attempt(task& t, std::string reason, millis now) {
+  if (t.status != task_status::in_progress) return wrong_state(t, "stall");
+  t.error = "stalled: " + reason;
+  if (t.attempts < t.max_attempts) {
+    t.status = task_status::pending;
+    t.run_at = now;
+    t.updated_at = now;
+    return attempt_end::retry_scheduled;
+  }
+  finish(t, task_status::abandoned, now);
+  return attempt_end::failed;
+}
+
+status cancel_task(task& t, millis now) {
+  if (t.status != task_status::pending) return wrong_state(t, "cancel");
+  finish(t, task_status::cancelled, now);
+  return ok_status();
+}
+
+status retry_task(task& t, millis now) {
+  if (t.status != task_status::failed && t.status != task_status::abandoned)
+    return wrong_state(t, "retry");
+  t.status = task_status::pending;
+  t.attempts = 0;
+  t.run_at = now;
+  t.updated_at = now;
+  t.started_at.reset();
+  t.finished_at.reset();
+  t.result = nullptr;
+  return ok_status();
+}
+
+status check_deletable(const task& t) {
+  if (!is_terminal(t.status)) return wrong_state(t, "delete");
+  return ok_status();
+}
+
+} // namespace taskd

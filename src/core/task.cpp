@@ -1,0 +1,169 @@
+#include "src/core/task.hpp"
+
+#include <boost/json.hpp>
+
+#include "src/core/clock.hpp"
+
+namespace json = boost::json;
+
+namespace taskd {
+
+const char* to_string(task_status s) {
+  switch (s) {
+    case task_status::pending: return "pending";
+    case task_status::in_progress: return "in_progress";
+    case task_status::completed: return "completed";
+    case task_status::failed: return "failed";
+    case task_status::abandoned: return "abandoned";
+    case task_status::cancelled: return "cancelled";
+  }
+  return "pending";
+}
+
+const char* to_string(task_mode m) { return m == task_mode::sync ? "sync" : "async"; }
+
+const char* to_string(backoff_kind k) {
+  return k == backoff_kind::fixed ? "fixed" : "exponential";
+}
+
+std::optional<task_status> parse_task_status(std::string_view s) {
+  for (int i = 0; i < task_status_count; ++i) {
+    auto st = static_cast<task_status>(i);
+    if (s == to_string(st)) return st;
+  }
+  return std::nullopt;
+}
+
+std::optional<task_mode> parse_task_mode(std::string_view s) {
+  if (s == "async") return task_mode::async;
+  if (s == "sync") return task_mode::sync;
+  return std::nullopt;
+}
+
+std::optional<backoff_kind> parse_backoff_kind(std::string_view s) {
+  if (s == "fixed") return backoff_kind::fixed;
+  if (s == "exponential") return backoff_kind::exponential;
+  return std::nullopt;
+}
+
+bool is_terminal(task_status s) {
+  return s == task_status::completed || s == task_status::failed ||
+         s == task_status::abandoned || s == task_status::cancelled;
+}
+
+namespace {
+
+json::value time_or_null(const std::optional<millis>& ms) {
+  if (!ms) return nullptr;
+  return json::value(format_rfc3339(*ms));
+}
+
+json::value opt_string(const std::optional<std::string>& s) {
+  if (!s) return nullptr;
+  return json::value(*s);
+}
+
+} // namespace
+
+json::object to_json(const task& t) {
+  json::object o;
+  o.reserve(20);
+  o["id"] = t.id;
+  o["type"] = t.type;
+  o["payload"] = t.payload;
+  o["status"] = to_string(t.status);
+  o["mode"] = to_string(t.mode);
+  o["priority"] = t.priority;
+  o["attempts"] = t.attempts;
+  o["max_attempts"] = t.max_attempts;
+  o["backoff"] = json::object{{"type", to_string(t.backoff.kind)}, {"delay_ms", t.backoff.delay_ms}};
+  o["timeout_ms"] = t.timeout_ms;
+  o["result"] = t.result;
+  o["error"] = opt_string(t.error);
+  o["run_at"] = format_rfc3339(t.run_at);
+  o["created_at"] = format_rfc3339(t.created_at);
+  o["updated_at"] = format_rfc3339(t.updated_at);
+  o["started_at"] = time_or_null(t.started_at);
+  o["finished_at"] = time_or_null(t.finished_at);
+  o["idempotency_key"] = opt_string(t.idempotency_key);
+  return o;
+}
+
+// Storage encoding: a compact JSON object with integer timestamps. JSON keeps records
+// readable with ldb and tolerant of added fields; decoding is strict about types.
+std::string encode_task(const task& t) {
+  json::object o;
+  o.reserve(20);
+  o["id"] = t.id;
+  o["ty"] = t.type;
+  o["p"] = t.payload;
+  o["s"] = static_cast<int>(t.status);
+  o["m"] = static_cast<int>(t.mode);
+  o["pr"] = t.priority;
+  o["a"] = t.attempts;
+  o["ma"] = t.max_attempts;
+  o["bk"] = static_cast<int>(t.backoff.kind);
+  o["bd"] = t.backoff.delay_ms;
+  o["to"] = t.timeout_ms;
+  if (!t.result.is_null()) o["r"] = t.result;
+  if (t.error) o["e"] = *t.error;
+  o["ra"] = t.run_at;
+  o["ca"] = t.created_at;
+  o["ua"] = t.updated_at;
+  if (t.started_at) o["sa"] = *t.started_at;
+  if (t.finished_at) o["fa"] = *t.finished_at;
+  if (t.idempotency_key) o["ik"] = *t.idempotency_key;
+  return json::serialize(o);
+}
+
+namespace {
+
+template <class T> bool read_int(const json::object& o, const char* key, T& out) {
+  auto* v = o.if_contains(key);
+  if (!v) return false;
+  if (auto* i = v->if_int64()) {
+    out = static_cast<T>(*i);
+    return true;
+  }
+  if (auto* u = v->if_uint64()) {
+    out = static_cast<T>(*u);
+    return true;
+  }
+  return false;
+}
+
+} // namespace
+
+std::optional<task> decode_task(std::string_view bytes) {
+  boost::system::error_code ec;
+  json::value v = json::parse(bytes, ec);
+  if (ec || !v.is_object()) return std::nullopt;
+  const auto& o = v.get_object();
+  task t;
+  int status = 0, mode = 0, bk = 0;
+  auto* ty = o.if_contains("ty");
+  if (!read_int(o, "id", t.id) || !ty || !ty->is_string() || !read_int(o, "s", status) ||
+      !read_int(o, "m", mode) || !read_int(o, "pr", t.priority) || !read_int(o, "a", t.attempts) ||
+      !read_int(o, "ma", t.max_attempts) || !read_int(o, "bk", bk) ||
+      !read_int(o, "bd", t.backoff.delay_ms) || !read_int(o, "to", t.timeout_ms) ||
+      !read_int(o, "ra", t.run_at) || !read_int(o, "ca", t.created_at) ||
+      !read_int(o, "ua", t.updated_at))
+    return std::nullopt;
+  if (status < 0 || status >= task_status_count || mode < 0 || mode > 1 || bk < 0 || bk > 1)
+    return std::nullopt;
+  t.type = std::string(ty->get_string());
+  t.status = static_cast<task_status>(status);
+  t.mode = static_cast<task_mode>(mode);
+  t.backoff.kind = static_cast<backoff_kind>(bk);
+  if (auto* p = o.if_contains("p")) t.payload = *p;
+  if (auto* r = o.if_contains("r")) t.result = *r;
+  if (auto* e = o.if_contains("e"); e && e->is_string()) t.error = std::string(e->get_string());
+  if (auto* k = o.if_contains("ik"); k && k->is_string())
+    t.idempotency_key = std::string(k->get_string());
+  millis ms = 0;
+  if (read_int(o, "sa", ms)) t.started_at = ms;
+  if (read_int(o, "fa", ms)) t.finished_at = ms;
+  return t;
+}
+
+} // namespace taskd

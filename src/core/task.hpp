@@ -1,0 +1,73 @@
+#pragma once
+// The task record: what is stored, listed, streamed and returned by the API.
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include <boost/json/value.hpp>
+
+namespace taskd {
+
+using task_id = std::uint64_t;
+using millis = std::int64_t; // milliseconds since the Unix epoch, or a duration
+
+enum class task_status : std::uint8_t {
+  pending = 0,
+  in_progress = 1,
+  completed = 2,
+  failed = 3,
+  abandoned = 4,
+  cancelled = 5,
+};
+inline constexpr int task_status_count = 6;
+
+enum class task_mode : std::uint8_t { async = 0, sync = 1 };
+
+enum class backoff_kind : std::uint8_t { fixed = 0, exponential = 1 };
+
+struct backoff_policy {
+  backoff_kind kind = backoff_kind::exponential;
+  millis delay_ms = 1000;
+};
+
+const char* to_string(task_status s);
+const char* to_string(task_mode m);
+const char* to_string(backoff_kind k);
+std::optional<task_status> parse_task_status(std::string_view s);
+std::optional<task_mode> parse_task_mode(std::string_view s);
+std::optional<backoff_kind> parse_backoff_kind(std::string_view s);
+
+/// Finished tasks never run again unless retried by request.
+bool is_terminal(task_status s);
+
+struct task {
+  task_id id = 0;
+  std::string type;
+  boost::json::value payload;
+  task_status status = task_status::pending;
+  task_mode mode = task_mode::async;
+  std::int32_t priority = 0;
+  std::int32_t attempts = 0;
+  std::int32_t max_attempts = 1;
+  backoff_policy backoff;
+  millis timeout_ms = 0;
+  boost::json::value result; // null when absent
+  std::optional<std::string> error;
+  millis run_at = 0; // when it becomes ready (creation time unless delayed)
+  millis created_at = 0;
+  millis updated_at = 0;
+  std::optional<millis> started_at;
+  std::optional<millis> finished_at;
+  std::optional<std::string> idempotency_key;
+};
+
+/// The API's task object (timestamps RFC3339 UTC with milliseconds, absent values null).
+boost::json::object to_json(const task& t);
+
+/// Storage encoding; the inverse of `encode_task`. Returns nullopt on a corrupt record.
+std::string encode_task(const task& t);
+std::optional<task> decode_task(std::string_view bytes);
+
+} // namespace taskd

@@ -1,0 +1,52 @@
+#include "src/handlers/builtin.hpp"
+
+#include <boost/json.hpp>
+
+namespace taskd {
+
+namespace {
+
+std::optional<std::int64_t> int_field(const boost::json::value& payload, const char* key) {
+  if (!payload.is_object()) return std::nullopt;
+  auto* v = payload.get_object().if_contains(key);
+  if (!v) return std::nullopt;
+  if (auto* i = v->if_int64()) return *i;
+  if (auto* u = v->if_uint64()) return static_cast<std::int64_t>(*u);
+  if (auto* d = v->if_double()) return static_cast<std::int64_t>(*d);
+  return std::nullopt;
+}
+
+} // namespace
+
+handler_outcome run_instant_builtin(handler_kind kind, const task& t) {
+  handler_outcome out;
+  switch (kind) {
+    case handler_kind::noop: out.success = true; return out;
+    case handler_kind::echo:
+      out.success = true;
+      out.result = t.payload;
+      return out;
+    case handler_kind::fail: {
+      std::string message = "builtin:fail";
+      if (t.payload.is_object())
+        if (auto* m = t.payload.get_object().if_contains("message"); m && m->is_string())
+          message = std::string(m->get_string());
+      auto until = int_field(t.payload, "until_attempt");
+      if (until && t.attempts >= *until) {
+        out.success = true;
+        out.result = boost::json::object{{"succeeded_on_attempt", t.attempts}};
+        return out;
+      }
+      out.error = message;
+      return out;
+    }
+    default: out.error = std::string("not an instant builtin: ") + to_string(kind); return out;
+  }
+}
+
+millis sleep_duration(const task& t) {
+  auto ms = int_field(t.payload, "ms");
+  return ms && *ms > 0 ? *ms : 0;
+}
+
+} // namespace taskd

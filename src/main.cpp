@@ -1,0 +1,137 @@
+// taskd: parse flags and config, open the store, recover, start the actors and the HTTP
+// server, wait for SIGINT/SIGTERM, drain, shut down in order.
+
+#include <csignal>
+#include <filesystem>
+#include <iostream>
+
+#include <CLI/CLI.hpp>
+#include <caf/all.hpp>
+#include <spdlog/spdlog.h>
+
+#include "actors/messages.hpp"
+#include "actors/scheduler_actor.hpp"
+#include "http/api.hpp"
+#include "src/config/config.hpp"
+
+using namespace taskd;
+
+namespace {
+
+int check_config(const std::string& path) {
+  auto cfg = load_config_file(path);
+  if (!cfg) {
+    std::cerr << cfg.err().message << "\n";
+    return 1;
+  }
+  std::cout << path << ": ok (" << cfg->types.size() << " task types: " << known_type_names(*cfg)
+            << ")\n";
+  return 0;
+}
+
+} // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"taskd: a durable task engine"};
+  std::string config_path, listen, data_dir, log_level, check_path;
+  app.add_option("--config", config_path, "TOML config file (default: the embedded config)");
+  app.add_option("--listen", listen, "HOST:PORT to listen on (overrides server.listen)");
+  app.add_option("--data-dir", data_dir, "RocksDB data directory (overrides server.data_dir)");
+  app.add_option("--log-level", log_level, "trace|debug|info|warn|error|critical|off");
+  app.add_option("--check-config", check_path, "validate a config file, print errors, exit");
+  CLI11_PARSE(app, argc, argv);
+
+  if (!check_path.empty()) return check_config(check_path);
+
+  auto loaded = config_path.empty() ? result<config>(default_config()) : load_config_file(config_path);
+  if (!loaded) {
+    std::cerr << loaded.err().message << "\n";
+    return 2;
+  }
+  auto cfg = std::make_shared<config>(std::move(*loaded));
+  if (!listen.empty()) {
+    auto hp = parse_listen(listen);
+    if (!hp) {
+      std::cerr << "--listen: " << hp.err().message << "\n";
+      return 2;
+    }
+    cfg->server.host = hp->first;
+    cfg->server.port = hp->second;
+  }
+  if (!data_dir.empty()) cfg->server.data_dir = data_dir;
+  if (!log_level.empty()) cfg->log_level = log_level;
+  auto level = spdlog::level::from_str(cfg->log_level);
+  if (level == spdlog::level::off && cfg->log_level != "off") {
+    std::cerr << "--log-level: unknown level " << cfg->log_level << "\n";
+    return 2;
+  }
+  spdlog::set_level(level);
+
+  // Signals are taken by sigwait below; every thread started from here inherits the mask.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  std::signal(SIGPIPE, SIG_IGN);
+
+  std::error_code ec;
+  std::filesystem::create_directories(cfg->server.data_dir, ec);
+  store_options so;
+  so.path = cfg->server.data_dir;
+  auto db = store::open(so);
+  if (!db) {
+    spdlog::critical("cannot open the store: {}", db.err().message);
+    return 1;
+  }
+  if (auto st = recover_stalled(**db); !st) {
+    spdlog::critical("recovery failed: {}", st.err().message);
+    return 1;
+  }
+
+  caf::actor_system_config caf_cfg;
+  caf_cfg.set("scheduler.policy", caf::atom("sharing"));
+  caf_cfg.set("logger.verbosity", caf::atom("quiet"));
+  add_message_types(caf_cfg);
+  auto sys = std::make_unique<caf::actor_system>(caf_cfg);
+  auto scheduler = spawn_scheduler(*sys, scheduler_deps{cfg, db->get()});
+
+  http::api_context ctx{cfg, db->get(), sys.get(), scheduler, std::make_shared<std::atomic<bool>>(true)};
+  http::server_options ho{cfg->server.host, cfg->server.port, cfg->server.max_body_bytes, 2};
+  http::server server(ho, [&ctx](http::request&& req, http::responder r) {
+    http::handle_request(ctx, std::move(req), std::move(r));
+  });
+  try {
+    server.start();
+  } catch (const std::exception& e) {
+    spdlog::critical("cannot listen on {}:{}: {}", cfg->server.host, cfg->server.port, e.what());
+    return 1;
+  }
+  spdlog::info("taskd listening on http://{}:{} (data in {})", cfg->server.host, server.port(),
+               cfg->server.data_dir);
+
+  int sig = 0;
+  sigwait(&signals, &sig);
+  spdlog::info("signal {}: draining (grace {} ms)", sig, cfg->limits.shutdown_grace_ms);
+
+  bool drained = false;
+  {
+    caf::scoped_actor self{*sys};
+    self->request(scheduler, std::chrono::milliseconds(cfg->limits.shutdown_grace_ms + 5000),
+                  drain_atom::value, cfg->limits.shutdown_grace_ms)
+        .receive([&](bool all_done) { drained = all_done; },
+                 [&](caf::error& e) { spdlog::error("drain failed: {}", caf::to_string(e)); });
+  }
+  server.stop();
+  (*db)->close();
+  if (!drained) {
+    // Attempts still running stay in_progress on disk and are recovered as stalled at the
+    // next start; their threads may be blocked in handlers, so do not wait for them.
+    spdlog::warn("grace period over with tasks still running; they will be retried on restart");
+    spdlog::shutdown();
+    std::_Exit(0);
+  }
+  caf::anon_send_exit(scheduler, caf::exit_reason::user_shutdown);
+  spdlog::info("stopped");
+  return 0;
+}

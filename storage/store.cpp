@@ -1,0 +1,501 @@
+#include "storage/store.hpp"
+
+#include <algorithm>
+#include <unordered_map>
+
+#include <rocksdb/db.h>
+#include <rocksdb/options.h>
+#include <rocksdb/utilities/table_properties_collectors.h>
+#include <rocksdb/write_batch.h>
+
+#include "src/core/clock.hpp"
+#include "storage/keys.hpp"
+
+namespace taskd {
+
+namespace {
+
+/// The one place a rocksdb::Status becomes our error.
+error from_status(const rocksdb::Status& s, std::string_view what) {
+  std::string msg = std::string(what) + ": " + s.ToString();
+  if (s.IsNoSpace() || (s.IsIOError() && s.ToString().find("No space") != std::string::npos))
+    return make_error(errc::storage_full, msg);
+  return make_error(errc::storage_error, msg);
+}
+
+bool starts_with(const rocksdb::Slice& s, std::string_view prefix) {
+  return s.size() >= prefix.size() && std::string_view(s.data(), prefix.size()) == prefix;
+}
+
+std::string_view view(const rocksdb::Slice& s) { return {s.data(), s.size()}; }
+
+std::string encode_change(bool deleted, const task& t) {
+  std::string v(1, deleted ? 'd' : 'u');
+  v += encode_task(t);
+  return v;
+}
+
+} // namespace
+
+// Per-group overlay: the writes of earlier operations in the same group must be visible
+// to later ones (two transitions of one task, duplicate idempotency keys).
+struct store::group_state {
+  rocksdb::WriteBatch batch;
+  std::unordered_map<task_id, std::optional<task>> records;
+  std::unordered_map<std::string, task_id> idempotency;
+  std::map<std::string, std::int64_t> count_deltas;
+  std::uint64_t next_id;
+  std::uint64_t next_seq;
+  millis now;
+};
+
+store::store(store_options options) : options_(std::move(options)) {}
+
+result<std::unique_ptr<store>> store::open(const store_options& options) {
+  std::unique_ptr<store> s(new store(options));
+  if (auto st = s->open_db(); !st) return st.err();
+  if (auto st = s->load_meta(); !st) return st.err();
+  s->writer_ = std::thread([p = s.get()] { p->writer_loop(); });
+  return s;
+}
+
+status store::open_db() {
+  rocksdb::Options opts;
+  opts.create_if_missing = true;
+  opts.create_missing_column_families = true;
+  opts.IncreaseParallelism(2);
+  opts.max_background_jobs = 2;
+  opts.keep_log_file_num = 4;
+  opts.max_total_wal_size = 256 << 20;
+  opts.avoid_flush_during_shutdown = false;
+
+  rocksdb::ColumnFamilyOptions cf_opts(opts);
+  // Dispatch indexes see a put and a delete per task: compact away tombstone runs early.
+  rocksdb::ColumnFamilyOptions churn_opts(opts);
+  churn_opts.table_properties_collector_factories.emplace_back(
+      rocksdb::NewCompactOnDeletionCollectorFactory(1024, 512));
+
+  std::vector<rocksdb::ColumnFamilyDescriptor> cfs = {
+      {rocksdb::kDefaultColumnFamilyName, cf_opts}, {"tasks", cf_opts},
+      {"ready", churn_opts},                       {"schedule", churn_opts},
+      {"index", churn_opts},                       {"changes", churn_opts},
+      {"idempotency", cf_opts}};
+  auto st = rocksdb::DB::Open(rocksdb::DBOptions(opts), options_.path, cfs, &handles_, &db_);
+  if (!st.ok()) return from_status(st, "open " + options_.path);
+  meta_cf_ = handles_[0];
+  tasks_cf_ = handles_[1];
+  ready_cf_ = handles_[2];
+  schedule_cf_ = handles_[3];
+  index_cf_ = handles_[4];
+  changes_cf_ = handles_[5];
+  idem_cf_ = handles_[6];
+  return ok_status();
+}
+
+status store::load_meta() {
+  std::string v;
+  auto st = db_->Get(rocksdb::ReadOptions(), meta_cf_, std::string(keys::next_id_key), &v);
+  if (st.ok()) next_id_ = keys::get_u64(v);
+  else if (!st.IsNotFound()) return from_status(st, "read next_id");
+  st = db_->Get(rocksdb::ReadOptions(), meta_cf_, std::string(keys::next_seq_key), &v);
+  if (st.ok()) next_seq_ = keys::get_u64(v);
+  else if (!st.IsNotFound()) return from_status(st, "read next_seq");
+  head_seq_ = next_seq_ - 1;
+
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), meta_cf_));
+  for (it->Seek(std::string(keys::count_prefix)); it->Valid() && starts_with(it->key(), keys::count_prefix);
+       it->Next()) {
+    std::string_view k = view(it->key()).substr(keys::count_prefix.size());
+    auto slash = k.rfind('/');
+    if (slash == std::string_view::npos) continue;
+    auto s = parse_task_status(k.substr(slash + 1));
+    if (!s) continue;
+    counts_[std::string(k.substr(0, slash))][static_cast<int>(*s)] = keys::get_u64(view(it->value()));
+  }
+  if (!it->status().ok()) return from_status(it->status(), "read counts");
+
+  std::unique_ptr<rocksdb::Iterator> ch(db_->NewIterator(rocksdb::ReadOptions(), changes_cf_));
+  ch->SeekToFirst();
+  oldest_seq_ = ch->Valid() ? keys::get_u64(view(ch->key())) : next_seq_;
+  if (!ch->status().ok()) return from_status(ch->status(), "read change log");
+  return ok_status();
+}
+
+store::~store() {
+  close();
+  for (auto* h : handles_) db_->DestroyColumnFamilyHandle(h);
+  delete db_;
+}
+
+void store::close() {
+  {
+    std::lock_guard lock(mu_);
+    if (closed_) return;
+    closing_ = true;
+  }
+  cv_.notify_all();
+  if (writer_.joinable()) writer_.join();
+  std::lock_guard lock(mu_);
+  closed_ = true;
+}
+
+void store::submit(write_op op, write_callback cb) {
+  {
+    std::lock_guard lock(mu_);
+    if (!closing_) {
+      queue_.push_back(queued{std::move(op), std::move(cb)});
+      cv_.notify_one();
+      return;
+    }
+  }
+  cb(make_error(errc::shutting_down, "store is closed"));
+}
+
+void store::writer_loop() {
+  std::vector<queued> group;
+  for (;;) {
+    {
+      std::unique_lock lock(mu_);
+      cv_.wait(lock, [&] { return closing_ || !queue_.empty(); });
+      if (queue_.empty()) return; // closing and drained
+      std::size_t n = std::min(queue_.size(), options_.max_ops_per_commit);
+      group.clear();
+      for (std::size_t i = 0; i < n; ++i) {
+        group.push_back(std::move(queue_.front()));
+        queue_.pop_front();
+      }
+    }
+    commit_group(group);
+  }
+}
+
+void store::commit_group(std::vector<queued>& group) {
+  group_state g;
+  g.next_id = next_id_;
+  g.next_seq = next_seq_;
+  g.now = now_ms();
+  std::vector<result<std::vector<task_change>>> results;
+  results.reserve(group.size());
+  for (auto& q : group) results.push_back(apply_op(q.op, g));
+
+  bool wrote_changes = g.next_seq != next_seq_;
+  if (g.batch.Count() > 0) {
+    std::string v;
+    keys::put_u64(v, g.next_id);
+    g.batch.Put(meta_cf_, std::string(keys::next_id_key), v);
+    v.clear();
+    keys::put_u64(v, g.next_seq);
+    g.batch.Put(meta_cf_, std::string(keys::next_seq_key), v);
+
+    std::uint64_t head = g.next_seq - 1;
+    std::uint64_t keep_from = head > options_.change_log_retention ? head - options_.change_log_retention + 1 : 0;
+    std::uint64_t slack = std::max<std::uint64_t>(1000, options_.change_log_retention / 10);
+    bool trim = keep_from > oldest_seq_ + slack;
+    if (trim) g.batch.DeleteRange(changes_cf_, keys::change_key(oldest_seq_), keys::change_key(keep_from));
+
+    counts_map new_counts;
+    {
+      std::lock_guard lock(mu_);
+      for (auto& [key, delta] : g.count_deltas) {
+        auto slash = key.rfind('/');
+        auto type = key.substr(0, slash);
+        auto s = static_cast<int>(*parse_task_status(key.substr(slash + 1)));
+        auto& c = counts_[type][s];
+        auto value = static_cast<std::int64_t>(c) + delta;
+        std::string enc;
+        keys::put_u64(enc, static_cast<std::uint64_t>(std::max<std::int64_t>(0, value)));
+        g.batch.Put(meta_cf_, std::string(keys::count_prefix) + key, enc);
+      }
+    }
+
+    rocksdb::WriteOptions wo;
+    wo.sync = options_.sync_writes;
+    auto st = db_->Write(wo, &g.batch);
+    if (!st.ok()) {
+      auto err = from_status(st, "commit");
+      for (auto& q : group) q.cb(err);
+      return;
+    }
+    next_id_ = g.next_id;
+    next_seq_ = g.next_seq;
+    std::lock_guard lock(mu_);
+    for (auto& [key, delta] : g.count_deltas) {
+      auto slash = key.rfind('/');
+      auto& c = counts_[key.substr(0, slash)][static_cast<int>(*parse_task_status(key.substr(slash + 1)))];
+      c = static_cast<std::uint64_t>(std::max<std::int64_t>(0, static_cast<std::int64_t>(c) + delta));
+    }
+    if (wrote_changes) head_seq_ = head;
+    if (trim) oldest_seq_ = keep_from;
+  }
+  for (std::size_t i = 0; i < group.size(); ++i) group[i].cb(std::move(results[i]));
+}
+
+result<std::optional<task>> store::read_for_update(task_id id, group_state& g) {
+  if (auto it = g.records.find(id); it != g.records.end()) return it->second;
+  std::string v;
+  auto st = db_->Get(rocksdb::ReadOptions(), tasks_cf_, keys::task_key(id), &v);
+  if (st.IsNotFound()) return std::optional<task>{};
+  if (!st.ok()) return from_status(st, "read task");
+  auto t = decode_task(v);
+  if (!t) return make_error(errc::storage_error, "corrupt record for task " + std::to_string(id));
+  return std::optional<task>(std::move(*t));
+}
+
+void store::bump_count(group_state& g, std::string_view type, task_status s, std::int64_t delta) {
+  std::string key(type);
+  key.push_back('/');
+  key.append(to_string(s));
+  g.count_deltas[key] += delta;
+}
+
+void store::write_task(group_state& g, const std::optional<task>& before, const task& after,
+                       bool log_change) {
+  auto& b = g.batch;
+  const task_id id = after.id;
+  if (before) {
+    if (before->status == task_status::pending) {
+      b.Delete(ready_cf_, keys::ready_key(before->mode, before->type, before->priority, id));
+      b.Delete(schedule_cf_, keys::schedule_key(before->run_at, id));
+    }
+    if (before->status != after.status) {
+      b.Delete(index_cf_, keys::status_key(before->status, id));
+      b.Delete(index_cf_, keys::type_status_key(before->type, before->status, id));
+      bump_count(g, before->type, before->status, -1);
+    }
+  } else {
+    b.Put(index_cf_, keys::type_key(after.type, id), rocksdb::Slice());
+  }
+  if (!before || before->status != after.status) {
+    b.Put(index_cf_, keys::status_key(after.status, id), rocksdb::Slice());
+    b.Put(index_cf_, keys::type_status_key(after.type, after.status, id), rocksdb::Slice());
+    bump_count(g, after.type, after.status, +1);
+  }
+  if (after.status == task_status::pending) {
+    if (after.run_at <= g.now)
+      b.Put(ready_cf_, keys::ready_key(after.mode, after.type, after.priority, id), rocksdb::Slice());
+    else
+      b.Put(schedule_cf_, keys::schedule_key(after.run_at, id), rocksdb::Slice());
+  }
+  std::string record = encode_task(after);
+  if (log_change) b.Put(changes_cf_, keys::change_key(g.next_seq++), "u" + record);
+  b.Put(tasks_cf_, keys::task_key(id), record);
+  g.records[id] = after;
+}
+
+result<std::vector<task_change>> store::apply_op(write_op& op, group_state& g) {
+  std::vector<task_change> out;
+  if (auto* c = std::get_if<create_op>(&op)) {
+    // Idempotency first, so a refused batch writes nothing.
+    out.reserve(c->tasks.size());
+    for (auto& t : c->tasks) {
+      task_change ch;
+      if (t.idempotency_key) {
+        task_id existing = 0;
+        if (auto it = g.idempotency.find(*t.idempotency_key); it != g.idempotency.end()) {
+          existing = it->second;
+        } else {
+          std::string v;
+          auto st = db_->Get(rocksdb::ReadOptions(), idem_cf_, *t.idempotency_key, &v);
+          if (st.ok()) existing = keys::get_u64(v);
+          else if (!st.IsNotFound()) return from_status(st, "read idempotency key");
+        }
+        if (existing != 0) {
+          auto rec = read_for_update(existing, g);
+          if (!rec) return rec.err();
+          if (*rec) {
+            ch.existed = true;
+            ch.before = (*rec)->status;
+            ch.after = std::move(**rec);
+            out.push_back(std::move(ch));
+            continue;
+          }
+          // The task was deleted: the key is free again.
+        }
+      }
+      t.id = g.next_id++;
+      t.created_at = t.updated_at = g.now;
+      if (t.run_at < g.now) t.run_at = g.now;
+      t.status = task_status::pending;
+      ch.after = t;
+      out.push_back(std::move(ch));
+    }
+    for (auto& ch : out) {
+      if (ch.existed) continue;
+      if (ch.after.idempotency_key) {
+        std::string v;
+        keys::put_u64(v, ch.after.id);
+        g.batch.Put(idem_cf_, *ch.after.idempotency_key, v);
+        g.idempotency[*ch.after.idempotency_key] = ch.after.id;
+      }
+      ch.seq = g.next_seq;
+      write_task(g, std::nullopt, ch.after, true);
+    }
+    return out;
+  }
+  if (auto* u = std::get_if<update_op>(&op)) {
+    auto rec = read_for_update(u->id, g);
+    if (!rec) return rec.err();
+    if (!*rec) return make_error(errc::not_found, "task " + std::to_string(u->id) + " not found");
+    task after = **rec;
+    if (auto st = u->apply(after); !st) return st.err();
+    task_change ch;
+    ch.before = (*rec)->status;
+    ch.seq = u->log_change ? g.next_seq : 0;
+    write_task(g, *rec, after, u->log_change);
+    ch.after = std::move(after);
+    out.push_back(std::move(ch));
+    return out;
+  }
+  auto& d = std::get<delete_op>(op);
+  auto rec = read_for_update(d.id, g);
+  if (!rec) return rec.err();
+  if (!*rec) return make_error(errc::not_found, "task " + std::to_string(d.id) + " not found");
+  const task& t = **rec;
+  if (!is_terminal(t.status)) {
+    return make_error(errc::conflict, "cannot delete task " + std::to_string(t.id) +
+                                          " in status " + to_string(t.status));
+  }
+  auto& b = g.batch;
+  b.Delete(tasks_cf_, keys::task_key(t.id));
+  b.Delete(index_cf_, keys::status_key(t.status, t.id));
+  b.Delete(index_cf_, keys::type_status_key(t.type, t.status, t.id));
+  b.Delete(index_cf_, keys::type_key(t.type, t.id));
+  if (t.idempotency_key) {
+    b.Delete(idem_cf_, *t.idempotency_key);
+    g.idempotency.erase(*t.idempotency_key);
+  }
+  bump_count(g, t.type, t.status, -1);
+  task_change ch;
+  ch.before = t.status;
+  ch.after = t;
+  ch.deleted = true;
+  ch.seq = g.next_seq;
+  b.Put(changes_cf_, keys::change_key(g.next_seq++), encode_change(true, t));
+  g.records[t.id] = std::nullopt;
+  out.push_back(std::move(ch));
+  return out;
+}
+
+result<std::optional<task>> store::get(task_id id) const {
+  std::string v;
+  auto st = db_->Get(rocksdb::ReadOptions(), tasks_cf_, keys::task_key(id), &v);
+  if (st.IsNotFound()) return std::optional<task>{};
+  if (!st.ok()) return from_status(st, "read task");
+  auto t = decode_task(v);
+  if (!t) return make_error(errc::storage_error, "corrupt record for task " + std::to_string(id));
+  return std::optional<task>(std::move(*t));
+}
+
+result<task_page> store::list(const list_filter& filter) const {
+  task_page page;
+  const std::size_t limit = std::max<std::size_t>(1, filter.limit);
+  std::vector<task_id> ids;
+  ids.reserve(limit + 1);
+  rocksdb::ReadOptions ro;
+  if (!filter.status && !filter.type) {
+    std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(ro, tasks_cf_));
+    for (it->Seek(keys::task_key(filter.after + 1)); it->Valid() && ids.size() <= limit; it->Next())
+      ids.push_back(keys::get_u64(view(it->key())));
+    if (!it->status().ok()) return from_status(it->status(), "list tasks");
+  } else {
+    std::string prefix = filter.status && filter.type
+                             ? keys::type_status_prefix(*filter.type, *filter.status)
+                             : filter.status ? keys::status_prefix(*filter.status)
+                                             : keys::type_prefix(*filter.type);
+    std::string start = prefix;
+    keys::put_u64(start, filter.after + 1);
+    std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(ro, index_cf_));
+    for (it->Seek(start); it->Valid() && starts_with(it->key(), prefix) && ids.size() <= limit; it->Next())
+      ids.push_back(keys::get_u64(view(it->key()), prefix.size()));
+    if (!it->status().ok()) return from_status(it->status(), "list tasks");
+  }
+  bool more = ids.size() > limit;
+  if (more) ids.pop_back();
+  for (task_id id : ids) {
+    auto t = get(id);
+    if (!t) return t.err();
+    if (*t) page.tasks.push_back(std::move(**t)); // deleted between index and record read
+  }
+  if (more && !ids.empty()) page.next_after = ids.back();
+  return page;
+}
+
+result<std::vector<ready_entry>> store::ready_page(task_mode lane, std::string_view type,
+                                                   std::size_t limit) const {
+  std::vector<ready_entry> out;
+  std::string prefix = keys::ready_prefix(lane, type);
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), ready_cf_));
+  for (it->Seek(prefix); it->Valid() && starts_with(it->key(), prefix) && out.size() < limit; it->Next()) {
+    auto k = view(it->key());
+    out.push_back({keys::priority_from_rank(keys::get_u32(k, prefix.size())),
+                   keys::get_u64(k, prefix.size() + 4)});
+  }
+  if (!it->status().ok()) return from_status(it->status(), "read ready index");
+  return out;
+}
+
+result<std::vector<scheduled_entry>> store::schedule_page(std::size_t limit) const {
+  std::vector<scheduled_entry> out;
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), schedule_cf_));
+  for (it->SeekToFirst(); it->Valid() && out.size() < limit; it->Next()) {
+    auto k = view(it->key());
+    out.push_back({static_cast<millis>(keys::get_u64(k)), keys::get_u64(k, 8)});
+  }
+  if (!it->status().ok()) return from_status(it->status(), "read schedule index");
+  return out;
+}
+
+result<std::vector<task>> store::tasks_with_status(task_status s, std::size_t limit) const {
+  list_filter f;
+  f.status = s;
+  f.limit = limit;
+  std::vector<task> out;
+  for (;;) {
+    auto page = list(f);
+    if (!page) return page.err();
+    for (auto& t : page->tasks) out.push_back(std::move(t));
+    if (!page->next_after || out.size() >= limit) break;
+    f.after = *page->next_after;
+  }
+  return out;
+}
+
+result<std::vector<change_entry>> store::changes_since(std::uint64_t after, std::size_t limit) const {
+  std::vector<change_entry> out;
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), changes_cf_));
+  for (it->Seek(keys::change_key(after + 1)); it->Valid() && out.size() < limit; it->Next()) {
+    auto v = view(it->value());
+    if (v.empty()) continue;
+    auto t = decode_task(v.substr(1));
+    if (!t) return make_error(errc::storage_error, "corrupt change-log entry");
+    out.push_back({keys::get_u64(view(it->key())), v[0] == 'd', std::move(*t)});
+  }
+  if (!it->status().ok()) return from_status(it->status(), "read change log");
+  return out;
+}
+
+std::uint64_t store::oldest_seq() const {
+  std::lock_guard lock(mu_);
+  return oldest_seq_;
+}
+
+std::uint64_t store::head_seq() const {
+  std::lock_guard lock(mu_);
+  return head_seq_;
+}
+
+counts_map store::counts() const {
+  std::lock_guard lock(mu_);
+  return counts_;
+}
+
+std::uint64_t store::disk_bytes() const {
+  std::uint64_t total = 0, v = 0;
+  for (auto* h : handles_) {
+    if (db_->GetIntProperty(h, rocksdb::DB::Properties::kTotalSstFilesSize, &v)) total += v;
+    if (db_->GetIntProperty(h, rocksdb::DB::Properties::kCurSizeAllMemTables, &v)) total += v;
+  }
+  return total;
+}
+
+} // namespace taskd

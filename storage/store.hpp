@@ -1,0 +1,187 @@
+#pragma once
+// The durable store: tasks, their dispatch/listing indexes, the change log and counters in
+// one RocksDB database. Knows nothing of actors or HTTP.
+//
+// Writes go through one writer thread that groups every queued operation into one
+// WriteBatch and one synced WAL write (group commit): an operation's callback runs only
+// after its batch is durable, so acknowledging in the callback never acknowledges
+// anything that a crash could lose. Reads are thread-safe and may run on any thread
+// that is allowed to block.
+
+#include <array>
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+#include <variant>
+#include <vector>
+
+#include "src/core/error.hpp"
+#include "src/core/task.hpp"
+
+namespace rocksdb {
+class DB;
+class ColumnFamilyHandle;
+class WriteBatch;
+} // namespace rocksdb
+
+namespace taskd {
+
+struct store_options {
+  std::string path;
+  bool sync_writes = true;                        // false only in an explicit, documented mode
+  std::uint64_t change_log_retention = 1000000;   // change-log entries kept
+  std::size_t max_ops_per_commit = 8192;          // group-commit bound
+};
+
+/// One task written by an operation. `before` is the status before (none for a create).
+/// `existed` marks an idempotent create that matched an existing task: nothing was written.
+struct task_change {
+  std::optional<task_status> before;
+  task after;
+  std::uint64_t seq = 0;
+  bool existed = false;
+  bool deleted = false;
+};
+
+/// Creates tasks (ids and timestamps are assigned by the store). All or nothing.
+struct create_op {
+  std::vector<task> tasks;
+};
+
+/// Read-modify-write of one task: `apply` is a lifecycle function; an error from it
+/// writes nothing and is returned. `log_change` false for index-only moves (promotion).
+struct update_op {
+  task_id id = 0;
+  std::function<status(task&)> apply;
+  bool log_change = true;
+};
+
+/// Removes a finished task and its index entries.
+struct delete_op {
+  task_id id = 0;
+};
+
+using write_op = std::variant<create_op, update_op, delete_op>;
+using write_callback = std::function<void(result<std::vector<task_change>>)>;
+
+struct list_filter {
+  std::optional<task_status> status;
+  std::optional<std::string> type;
+  task_id after = 0;
+  std::size_t limit = 100;
+};
+
+struct task_page {
+  std::vector<task> tasks;
+  std::optional<task_id> next_after;
+};
+
+struct ready_entry {
+  std::int32_t priority = 0;
+  task_id id = 0;
+  /// Dispatch order: higher priority first, then FIFO.
+  bool operator<(const ready_entry& o) const {
+    return priority != o.priority ? priority > o.priority : id < o.id;
+  }
+};
+
+struct scheduled_entry {
+  millis run_at = 0;
+  task_id id = 0;
+  bool operator<(const scheduled_entry& o) const {
+    return run_at != o.run_at ? run_at < o.run_at : id < o.id;
+  }
+};
+
+struct change_entry {
+  std::uint64_t seq = 0;
+  bool deleted = false;
+  task t;
+};
+
+using status_counts = std::array<std::uint64_t, task_status_count>;
+using counts_map = std::map<std::string, status_counts, std::less<>>;
+
+class store {
+public:
+  static result<std::unique_ptr<store>> open(const store_options& options);
+  ~store();
+  store(const store&) = delete;
+  store& operator=(const store&) = delete;
+
+  /// Thread-safe. `cb` runs on the writer thread once the operation's batch is durable
+  /// (or failed); keep it short: post the result elsewhere.
+  void submit(write_op op, write_callback cb);
+
+  /// Finishes queued writes and stops the writer. Later submits fail with shutting_down.
+  void close();
+
+  result<std::optional<task>> get(task_id id) const;
+  /// Ordered by id, served from the indexes.
+  result<task_page> list(const list_filter& filter) const;
+  /// The first `limit` entries of a ready lane in dispatch order.
+  result<std::vector<ready_entry>> ready_page(task_mode lane, std::string_view type,
+                                              std::size_t limit) const;
+  /// The earliest `limit` delayed tasks.
+  result<std::vector<scheduled_entry>> schedule_page(std::size_t limit) const;
+  /// Tasks in one status (recovery reads in_progress), ordered by id.
+  result<std::vector<task>> tasks_with_status(task_status s, std::size_t limit) const;
+  /// Change-log entries with seq > `after`, oldest first.
+  result<std::vector<change_entry>> changes_since(std::uint64_t after, std::size_t limit) const;
+  /// The oldest seq still held (0 when empty); a reader behind it has missed changes.
+  std::uint64_t oldest_seq() const;
+  std::uint64_t head_seq() const;
+  counts_map counts() const;
+  std::uint64_t disk_bytes() const;
+
+private:
+  struct queued {
+    write_op op;
+    write_callback cb;
+  };
+  struct group_state;
+
+  explicit store(store_options options);
+  status open_db();
+  status load_meta();
+  void writer_loop();
+  void commit_group(std::vector<queued>& group);
+  result<std::vector<task_change>> apply_op(write_op& op, group_state& g);
+  result<std::optional<task>> read_for_update(task_id id, group_state& g);
+  void write_task(group_state& g, const std::optional<task>& before, const task& after,
+                  bool log_change);
+  void bump_count(group_state& g, std::string_view type, task_status s, std::int64_t delta);
+
+  store_options options_;
+  rocksdb::DB* db_ = nullptr;
+  std::vector<rocksdb::ColumnFamilyHandle*> handles_;
+  rocksdb::ColumnFamilyHandle* meta_cf_ = nullptr;
+  rocksdb::ColumnFamilyHandle* tasks_cf_ = nullptr;
+  rocksdb::ColumnFamilyHandle* ready_cf_ = nullptr;
+  rocksdb::ColumnFamilyHandle* schedule_cf_ = nullptr;
+  rocksdb::ColumnFamilyHandle* index_cf_ = nullptr;
+  rocksdb::ColumnFamilyHandle* changes_cf_ = nullptr;
+  rocksdb::ColumnFamilyHandle* idem_cf_ = nullptr;
+
+  // Writer-thread state (next ids) and shared state under mu_.
+  std::uint64_t next_id_ = 1;
+  std::uint64_t next_seq_ = 1;
+  mutable std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<queued> queue_;
+  bool closing_ = false;
+  bool closed_ = false;
+  std::uint64_t head_seq_ = 0;
+  std::uint64_t oldest_seq_ = 0;
+  counts_map counts_;
+  std::thread writer_;
+};
+
+} // namespace taskd
