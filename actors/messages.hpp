@@ -31,8 +31,6 @@ template <class Inspector, class T> typename Inspector::result_type inspect(Insp
   return f(caf::meta::type_name("taskd::boxed"));
 }
 
-using write_result = result<std::vector<task_change>>;
-
 /// Counters the scheduler owns, for GET /api/v1/types and readiness.
 struct scheduler_stats {
   std::map<std::string, std::uint64_t> running_by_type;

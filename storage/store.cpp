@@ -287,9 +287,17 @@ result<std::vector<task_change>> store::apply_op(write_op& op, group_state& g) {
   if (auto* c = std::get_if<create_op>(&op)) {
     // Idempotency first, so a refused batch writes nothing.
     out.reserve(c->tasks.size());
+    std::unordered_map<std::string, std::size_t> keys_in_op; // key -> index in out
     for (auto& t : c->tasks) {
       task_change ch;
       if (t.idempotency_key) {
+        if (auto it = keys_in_op.find(*t.idempotency_key); it != keys_in_op.end()) {
+          ch.existed = true;
+          ch.after = out[it->second].after;
+          ch.before = task_status::pending;
+          out.push_back(std::move(ch));
+          continue;
+        }
         task_id existing = 0;
         if (auto it = g.idempotency.find(*t.idempotency_key); it != g.idempotency.end()) {
           existing = it->second;
@@ -313,6 +321,7 @@ result<std::vector<task_change>> store::apply_op(write_op& op, group_state& g) {
         }
       }
       t.id = g.next_id++;
+      if (t.idempotency_key) keys_in_op[*t.idempotency_key] = out.size();
       t.created_at = t.updated_at = g.now;
       if (t.run_at < g.now) t.run_at = g.now;
       t.status = task_status::pending;

@@ -69,7 +69,8 @@ struct delete_op {
 };
 
 using write_op = std::variant<create_op, update_op, delete_op>;
-using write_callback = std::function<void(result<std::vector<task_change>>)>;
+using write_result = result<std::vector<task_change>>;
+using write_callback = std::function<void(write_result)>;
 
 struct list_filter {
   std::optional<task_status> status;

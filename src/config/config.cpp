@@ -239,7 +239,12 @@ std::optional<handler_kind> parse_handler_kind(std::string_view s) {
 bool read_handler(const toml::table& table, const std::string& path, type_config& type,
                   problems& errs) {
   const toml::node* node = table.get("handler");
-  if (node == nullptr) return true; // the default handler
+  if (node == nullptr) {
+    // Required: a type that silently did nothing would hide a config mistake.
+    errs.add(path + ".handler", "is required (builtin:noop | builtin:echo | builtin:sleep | "
+                                "builtin:fail | exec | webhook)");
+    return false;
+  }
   auto name = read_string(table, "handler", path, errs);
   if (!name) return false;
   if (auto kind = parse_handler_kind(*name)) {

@@ -334,8 +334,9 @@ TEST_CASE("config: type names and the types table") {
   CHECK(error_of("[types.\"\"]\nhandler = \"builtin:echo\"\n").find("types.\"\":") == 0);
   std::string long_name(65, 'a');
   CHECK(error_of("[types." + long_name + "]\n").find("types." + long_name + ":") == 0);
-  CHECK(parse_config("[types." + std::string(64, 'a') + "]\n").ok());
-  CHECK(parse_config("[types.\"A-z_0.9\"]\n").ok());
+  CHECK(parse_config("[types." + std::string(64, 'a') + "]\nhandler = \"builtin:noop\"\n").ok());
+  CHECK(parse_config("[types.\"A-z_0.9\"]\nhandler = \"builtin:noop\"\n").ok());
+  CHECK(error_of("[types.x]\nconcurrency = 2\n").find("types.x.handler: is required") == 0);
 
   CHECK(error_of("") == "types: at least one task type must be configured");
   CHECK(error_of("[types]\n") == "types: at least one task type must be configured");

@@ -5,6 +5,7 @@
 
 #include "src/handlers/handlers.hpp"
 
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
@@ -324,6 +325,24 @@ TEST_CASE("exec: concurrent calls keep their own input, output and status") {
   }
 }
 
+TEST_CASE("exec: no descriptors leak into the child or stay open in the caller") {
+  const auto count_fds = [] {
+    return std::distance(fs::directory_iterator("/proc/self/fd"), fs::directory_iterator{});
+  };
+  // Opened without O_CLOEXEC, as careless code elsewhere in the server might.
+  const int stray = ::open("/dev/null", O_RDONLY);
+  REQUIRE(stray >= 0);
+  const auto before = count_fds();
+  // ls holds one descriptor of its own (3) for the directory it lists.
+  const auto out = run_exec({"ls", "/proc/self/fd"}, "{}", 5000);
+  REQUIRE_MESSAGE(out.success, out.error);
+  CHECK(out.result == json::value("0\n1\n2\n3"));
+  run_exec({"sleep", "10"}, "", 50);
+  run_exec({"/nonexistent/taskd-no-such-command"}, "", 50);
+  CHECK(count_fds() == before);
+  ::close(stray);
+}
+
 TEST_CASE("exec: the process-voice example synthesizes and transcodes a wav") {
   const auto root = source_dir();
   if (!root) {
@@ -395,7 +414,8 @@ TEST_CASE("exec: the send-message example appends to the outbox") {
 
   const auto missing = run_exec(argv, task_json(9, "sendMessage", {{"to", "bob"}}), 10000);
   CHECK_FALSE(missing.success);
-  CHECK(missing.error == "exit code 1: send-message: payload.body is required and must be a string");
+  CHECK(missing.error ==
+        "exit code 1: send-message: payload.body is required and must be a string");
 }
 
 namespace {

@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Installs, builds and runs every test; exits non-zero on any failure.
+#  1. clang-format check of our C++ sources
+#  2. release build (-Wall -Wextra -Werror): unit and integration tests (real taskd processes)
+#  3. ASan+UBSan build of the unit tests
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export CCACHE_DIR=${CCACHE_DIR:-$HOME/.cache/ccache}
+start=$(date +%s)
+step() { printf '\n== %s (%ss)\n' "$1" "$(( $(date +%s) - start ))"; }
+
+step "setup"
+scripts/setup.sh
+
+step "format check"
+scripts/format.sh --check
+
+step "build"
+scripts/build.sh build
+
+step "unit and integration tests"
+(cd build && ctest --output-on-failure --timeout 300 -j2)
+
+step "ASan/UBSan unit tests"
+scripts/build.sh build-asan -DTASKD_SANITIZE=ON -DTASKD_INTEGRATION_TESTS=OFF -DCMAKE_BUILD_TYPE=Debug
+ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+  build-asan/unit_tests
+
+step "all tests passed"

@@ -1,0 +1,261 @@
+#include <doctest/doctest.h>
+
+#include <filesystem>
+#include <future>
+#include <set>
+
+#include "src/core/clock.hpp"
+#include "src/core/lifecycle.hpp"
+#include "storage/store.hpp"
+
+using namespace taskd;
+
+namespace {
+
+struct temp_dir {
+  std::filesystem::path path;
+  temp_dir() {
+    char tmpl[] = "/tmp/taskd-store-XXXXXX";
+    path = mkdtemp(tmpl);
+  }
+  ~temp_dir() { std::filesystem::remove_all(path); }
+};
+
+std::unique_ptr<store> open_store(const temp_dir& dir) {
+  store_options o;
+  o.path = dir.path.string();
+  auto s = store::open(o);
+  REQUIRE_MESSAGE(s.ok(), (s.ok() ? "" : s.err().message));
+  return std::move(*s);
+}
+
+/// Submits and waits: the callback runs once the batch is durable.
+write_result commit(store& s, write_op op) {
+  std::promise<write_result> p;
+  auto f = p.get_future();
+  s.submit(std::move(op), [&p](write_result r) { p.set_value(std::move(r)); });
+  return f.get();
+}
+
+task new_task(const std::string& type, int priority = 0, millis run_at = 0) {
+  task t;
+  t.type = type;
+  t.priority = priority;
+  t.payload = boost::json::object{{"type", type}};
+  t.run_at = run_at;
+  return t;
+}
+
+std::vector<task_id> ids_of(const std::vector<task_change>& changes) {
+  std::vector<task_id> out;
+  for (auto& c : changes) out.push_back(c.after.id);
+  return out;
+}
+
+} // namespace
+
+TEST_CASE("store: create assigns increasing ids and indexes for dispatch") {
+  temp_dir dir;
+  auto s = open_store(dir);
+  auto r = commit(*s, create_op{{new_task("a"), new_task("a", 5), new_task("b")}});
+  REQUIRE(r.ok());
+  CHECK(ids_of(*r) == std::vector<task_id>{1, 2, 3});
+  CHECK(r->at(0).after.status == task_status::pending);
+
+  auto lane = s->ready_page(task_mode::async, "a", 10);
+  REQUIRE(lane.ok());
+  REQUIRE(lane->size() == 2);
+  CHECK(lane->at(0).id == 2); // priority 5 first
+  CHECK(lane->at(1).id == 1);
+  CHECK(s->counts()["a"][static_cast<int>(task_status::pending)] == 2);
+
+  auto got = s->get(3);
+  REQUIRE(got.ok());
+  REQUIRE(got->has_value());
+  CHECK((*got)->type == "b");
+  auto missing = s->get(99);
+  REQUIRE(missing.ok());
+  CHECK(!missing->has_value());
+}
+
+TEST_CASE("store: delayed tasks go to the schedule index, sync tasks to the sync lane") {
+  temp_dir dir;
+  auto s = open_store(dir);
+  task sync = new_task("v");
+  sync.mode = task_mode::sync;
+  auto later = now_ms() + 60000;
+  REQUIRE(commit(*s, create_op{{new_task("a", 0, later), sync}}).ok());
+  auto sched = s->schedule_page(10);
+  REQUIRE(sched.ok());
+  REQUIRE(sched->size() == 1);
+  CHECK(sched->at(0).run_at == later);
+  CHECK(s->ready_page(task_mode::async, "a", 10)->empty());
+  auto lane = s->ready_page(task_mode::sync, "", 10);
+  REQUIRE(lane->size() == 1);
+  CHECK(lane->at(0).id == 2);
+}
+
+TEST_CASE("store: transitions move index entries and are logged in order") {
+  temp_dir dir;
+  auto s = open_store(dir);
+  REQUIRE(commit(*s, create_op{{new_task("a")}}).ok());
+  auto started = commit(*s, update_op{1, [](task& t) { return start_attempt(t, now_ms()); }, true});
+  REQUIRE(started.ok());
+  CHECK(started->front().before == task_status::pending);
+  CHECK(s->ready_page(task_mode::async, "a", 10)->empty());
+  auto listed = s->list({task_status::in_progress, std::nullopt, 0, 10});
+  REQUIRE(listed.ok());
+  CHECK(listed->tasks.size() == 1);
+
+  auto conflict = commit(*s, update_op{1, [](task& t) { return cancel_task(t, 0); }, true});
+  REQUIRE(!conflict.ok());
+  CHECK(conflict.err().code == errc::conflict);
+
+  REQUIRE(commit(*s, update_op{1, [](task& t) { return complete_attempt(t, 7, now_ms()); }, true}).ok());
+  auto changes = s->changes_since(0, 100);
+  REQUIRE(changes.ok());
+  REQUIRE(changes->size() == 3);
+  CHECK(changes->at(0).t.status == task_status::pending);
+  CHECK(changes->at(1).t.status == task_status::in_progress);
+  CHECK(changes->at(2).t.status == task_status::completed);
+  CHECK(changes->at(2).seq == s->head_seq());
+  CHECK(s->counts()["a"][static_cast<int>(task_status::completed)] == 1);
+  CHECK(s->counts()["a"][static_cast<int>(task_status::pending)] == 0);
+}
+
+TEST_CASE("store: list filters combine and page by id") {
+  temp_dir dir;
+  auto s = open_store(dir);
+  std::vector<task> batch;
+  for (int i = 0; i < 10; ++i) batch.push_back(new_task(i % 2 ? "odd" : "even"));
+  REQUIRE(commit(*s, create_op{batch}).ok());
+  REQUIRE(commit(*s, update_op{2, [](task& t) { return cancel_task(t, 1); }, true}).ok());
+
+  auto all = s->list({std::nullopt, std::nullopt, 0, 4});
+  REQUIRE(all.ok());
+  CHECK(all->tasks.size() == 4);
+  REQUIRE(all->next_after);
+  CHECK(*all->next_after == 4);
+  auto next = s->list({std::nullopt, std::nullopt, 4, 100});
+  CHECK(next->tasks.size() == 6);
+  CHECK(!next->next_after);
+
+  auto odd = s->list({std::nullopt, std::string("odd"), 0, 100});
+  CHECK(odd->tasks.size() == 5);
+  auto odd_pending = s->list({task_status::pending, std::string("odd"), 0, 100});
+  CHECK(odd_pending->tasks.size() == 4);
+  auto cancelled = s->list({task_status::cancelled, std::nullopt, 0, 100});
+  REQUIRE(cancelled->tasks.size() == 1);
+  CHECK(cancelled->tasks[0].id == 2);
+}
+
+TEST_CASE("store: idempotency keys return the existing task and write nothing") {
+  temp_dir dir;
+  auto s = open_store(dir);
+  task t = new_task("a");
+  t.idempotency_key = "order-1";
+  auto first = commit(*s, create_op{{t}});
+  REQUIRE(first.ok());
+  auto head = s->head_seq();
+  auto again = commit(*s, create_op{{t}});
+  REQUIRE(again.ok());
+  CHECK(again->front().existed);
+  CHECK(again->front().after.id == first->front().after.id);
+  CHECK(s->head_seq() == head);
+  // Two requests with one key in the same group also create one task.
+  task u = new_task("a");
+  u.idempotency_key = "order-2";
+  auto both = commit(*s, create_op{{u, u}});
+  REQUIRE(both.ok());
+  CHECK(!both->at(0).existed);
+  CHECK(both->at(1).existed);
+  CHECK(both->at(1).after.id == both->at(0).after.id);
+}
+
+TEST_CASE("store: delete removes finished tasks only, and frees the idempotency key") {
+  temp_dir dir;
+  auto s = open_store(dir);
+  task t = new_task("a");
+  t.idempotency_key = "k";
+  REQUIRE(commit(*s, create_op{{t}}).ok());
+  auto refused = commit(*s, delete_op{1});
+  REQUIRE(!refused.ok());
+  CHECK(refused.err().code == errc::conflict);
+  REQUIRE(commit(*s, update_op{1, [](task& x) { return cancel_task(x, 1); }, true}).ok());
+  auto deleted = commit(*s, delete_op{1});
+  REQUIRE(deleted.ok());
+  CHECK(deleted->front().deleted);
+  CHECK(!s->get(1)->has_value());
+  CHECK(s->list({std::nullopt, std::string("a"), 0, 10})->tasks.empty());
+  auto changes = s->changes_since(0, 10);
+  CHECK(changes->back().deleted);
+  auto reused = commit(*s, create_op{{t}});
+  REQUIRE(reused.ok());
+  CHECK(!reused->front().existed);
+  CHECK(reused->front().after.id == 2); // ids are never reused
+  CHECK(commit(*s, delete_op{42}).err().code == errc::not_found);
+}
+
+TEST_CASE("store: reopen keeps tasks, counters, ids and the change log") {
+  temp_dir dir;
+  std::uint64_t head = 0;
+  {
+    auto s = open_store(dir);
+    REQUIRE(commit(*s, create_op{{new_task("a"), new_task("a")}}).ok());
+    REQUIRE(commit(*s, update_op{1, [](task& t) { return start_attempt(t, 1); }, true}).ok());
+    head = s->head_seq();
+  }
+  auto s = open_store(dir);
+  CHECK(s->head_seq() == head);
+  CHECK(s->counts()["a"][static_cast<int>(task_status::in_progress)] == 1);
+  CHECK(s->counts()["a"][static_cast<int>(task_status::pending)] == 1);
+  auto stuck = s->tasks_with_status(task_status::in_progress, 100);
+  REQUIRE(stuck.ok());
+  REQUIRE(stuck->size() == 1);
+  CHECK(stuck->front().id == 1);
+  auto r = commit(*s, create_op{{new_task("a")}});
+  REQUIRE(r.ok());
+  CHECK(r->front().after.id == 3);
+}
+
+TEST_CASE("store: many concurrent submitters share commits and all get answers") {
+  temp_dir dir;
+  auto s = open_store(dir);
+  constexpr int n = 2000;
+  std::vector<std::promise<write_result>> promises(n);
+  for (int i = 0; i < n; ++i)
+    s->submit(create_op{{new_task("a")}}, [&promises, i](write_result r) { promises[i].set_value(std::move(r)); });
+  std::set<task_id> ids;
+  for (auto& p : promises) {
+    auto r = p.get_future().get();
+    REQUIRE(r.ok());
+    ids.insert(r->front().after.id);
+  }
+  CHECK(ids.size() == n);
+  CHECK(s->counts()["a"][0] == n);
+}
+
+TEST_CASE("store: the change log is trimmed to its retention") {
+  temp_dir dir;
+  store_options o;
+  o.path = dir.path.string();
+  o.change_log_retention = 10;
+  auto opened = store::open(o);
+  REQUIRE(opened.ok());
+  auto s = std::move(*opened);
+  for (int i = 0; i < 1200; ++i) REQUIRE(commit(*s, create_op{{new_task("a")}}).ok());
+  CHECK(s->oldest_seq() > 1);
+  auto changes = s->changes_since(0, 5000);
+  REQUIRE(changes.ok());
+  CHECK(changes->size() < 1200);
+  CHECK(changes->back().seq == s->head_seq());
+}
+
+TEST_CASE("store: submits after close fail cleanly") {
+  temp_dir dir;
+  auto s = open_store(dir);
+  s->close();
+  auto r = commit(*s, create_op{{new_task("a")}});
+  REQUIRE(!r.ok());
+  CHECK(r.err().code == errc::shutting_down);
+}

@@ -1,0 +1,85 @@
+#include <doctest/doctest.h>
+
+#include <boost/json.hpp>
+
+#include "src/core/clock.hpp"
+#include "src/core/task.hpp"
+#include "storage/keys.hpp"
+
+using namespace taskd;
+
+TEST_CASE("task: storage encoding round-trips every field") {
+  task t;
+  t.id = 123456789012ULL;
+  t.type = "processVoice";
+  t.payload = boost::json::parse(R"({"text":"hi","n":[1,2,3]})");
+  t.status = task_status::failed;
+  t.mode = task_mode::sync;
+  t.priority = -5;
+  t.attempts = 2;
+  t.max_attempts = 4;
+  t.backoff = {backoff_kind::fixed, 250};
+  t.timeout_ms = 999;
+  t.result = boost::json::parse(R"({"ok":true})");
+  t.error = "exit code 1: nope";
+  t.run_at = 1700000000123;
+  t.created_at = 1700000000000;
+  t.updated_at = 1700000000500;
+  t.started_at = 1700000000200;
+  t.finished_at = 1700000000400;
+  t.idempotency_key = "k-1";
+  auto back = decode_task(encode_task(t));
+  REQUIRE(back);
+  CHECK(encode_task(*back) == encode_task(t));
+  CHECK(back->payload == t.payload);
+  CHECK(back->error == t.error);
+  CHECK(back->started_at == t.started_at);
+}
+
+TEST_CASE("task: corrupt records decode to nothing") {
+  CHECK(!decode_task(""));
+  CHECK(!decode_task("{"));
+  CHECK(!decode_task("[]"));
+  CHECK(!decode_task(R"({"id":1})"));
+}
+
+TEST_CASE("task: API object has the contract's fields, absent values null") {
+  task t;
+  t.id = 1;
+  t.type = "echo";
+  t.created_at = t.updated_at = t.run_at = 0;
+  auto o = to_json(t);
+  for (const char* k : {"id", "type", "payload", "status", "mode", "priority", "attempts",
+                        "max_attempts", "result", "error", "run_at", "created_at", "updated_at",
+                        "started_at", "finished_at"})
+    CHECK_MESSAGE(o.contains(k), k);
+  CHECK(o["status"] == "pending");
+  CHECK(o["started_at"].is_null());
+  CHECK(o["created_at"] == "1970-01-01T00:00:00.000Z");
+}
+
+TEST_CASE("clock: RFC3339 formats with milliseconds and parses offsets") {
+  CHECK(format_rfc3339(1700000000123) == "2023-11-14T22:13:20.123Z");
+  CHECK(parse_rfc3339("2023-11-14T22:13:20.123Z") == 1700000000123);
+  CHECK(parse_rfc3339("2023-11-14T22:13:20Z") == 1700000000000);
+  CHECK(parse_rfc3339("2023-11-14T23:13:20.5+01:00") == 1700000000500);
+  CHECK(!parse_rfc3339("2023-11-14"));
+  CHECK(!parse_rfc3339("2023-13-14T22:13:20Z"));
+  CHECK(!parse_rfc3339("2023-11-14T22:13:20"));
+  CHECK(!parse_rfc3339("2023-11-14T22:13:20Zjunk"));
+}
+
+TEST_CASE("keys: ready keys sort in dispatch order") {
+  auto hi = keys::ready_key(task_mode::async, "t", 10, 5);
+  auto lo_first = keys::ready_key(task_mode::async, "t", 0, 1);
+  auto lo_second = keys::ready_key(task_mode::async, "t", 0, 2);
+  auto neg = keys::ready_key(task_mode::async, "t", -3, 0);
+  CHECK(hi < lo_first);
+  CHECK(lo_first < lo_second);
+  CHECK(lo_second < neg);
+  CHECK(keys::priority_from_rank(keys::priority_rank(-7)) == -7);
+  CHECK(keys::priority_from_rank(keys::priority_rank(INT32_MIN)) == INT32_MIN);
+  // Lanes of different types never interleave.
+  CHECK(keys::ready_key(task_mode::async, "a", -100, 9) < keys::ready_key(task_mode::async, "b", 100, 1));
+  CHECK(keys::get_u64(keys::task_key(0x0102030405060708ULL)) == 0x0102030405060708ULL);
+}
