@@ -27,7 +27,8 @@ template <class T, class... Args> boxed<T> make_boxed(Args&&... args) {
 }
 
 /// Local-only: inspecting names the type and nothing else.
-template <class Inspector, class T> typename Inspector::result_type inspect(Inspector& f, boxed<T>&) {
+template <class Inspector, class T>
+typename Inspector::result_type inspect(Inspector& f, boxed<T>&) {
   return f(caf::meta::type_name("taskd::boxed"));
 }
 
@@ -40,12 +41,12 @@ struct scheduler_stats {
 };
 
 // HTTP -> scheduler (each answered with boxed<write_result>, scheduler_stats for stats).
-using create_atom = caf::atom_constant<caf::atom("create")>;     // boxed<std::vector<task>>
-using cancel_atom = caf::atom_constant<caf::atom("cancel")>;     // task_id
-using retry_atom = caf::atom_constant<caf::atom("retry")>;       // task_id
-using delete_atom = caf::atom_constant<caf::atom("delete")>;     // task_id
-using stats_atom = caf::atom_constant<caf::atom("stats")>;       // -> boxed<scheduler_stats>
-using drain_atom = caf::atom_constant<caf::atom("drain")>;       // millis grace -> bool (all finished)
+using create_atom = caf::atom_constant<caf::atom("create")>; // boxed<std::vector<task>>
+using cancel_atom = caf::atom_constant<caf::atom("cancel")>; // task_id
+using retry_atom = caf::atom_constant<caf::atom("retry")>;   // task_id
+using delete_atom = caf::atom_constant<caf::atom("delete")>; // task_id
+using stats_atom = caf::atom_constant<caf::atom("stats")>;   // -> boxed<scheduler_stats>
+using drain_atom = caf::atom_constant<caf::atom("drain")>;   // millis grace -> bool (all finished)
 
 // Internal to the scheduler.
 using committed_atom = caf::atom_constant<caf::atom("committed")>;

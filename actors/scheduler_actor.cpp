@@ -118,8 +118,10 @@ void place(self_ptr self, const task& t) {
 void forget(self_ptr self, const task& t) {
   auto& st = self->state;
   st.scheduled.erase({t.run_at, t.id});
-  if (t.mode == task_mode::sync) st.sync_ready.erase({t.priority, t.id});
-  else if (auto it = st.types.find(t.type); it != st.types.end()) it->second.ready.erase({t.priority, t.id});
+  if (t.mode == task_mode::sync)
+    st.sync_ready.erase({t.priority, t.id});
+  else if (auto it = st.types.find(t.type); it != st.types.end())
+    it->second.ready.erase({t.priority, t.id});
 }
 
 /// Keeps the pending ledger and the windows in step with one committed change.
@@ -143,8 +145,10 @@ void release_slot(self_ptr self, task_id id) {
   auto& st = self->state;
   auto it = st.running.find(id);
   if (it == st.running.end()) return;
-  if (it->second.sync) st.sync_busy = false;
-  else if (auto t = st.types.find(it->second.type); t != st.types.end()) t->second.running -= 1;
+  if (it->second.sync)
+    st.sync_busy = false;
+  else if (auto t = st.types.find(it->second.type); t != st.types.end())
+    t->second.running -= 1;
   st.running.erase(it);
   if (st.draining && st.running.empty()) {
     for (auto& p : st.drain_waiters) p.deliver(true);
@@ -155,8 +159,10 @@ void release_slot(self_ptr self, task_id id) {
 void start(self_ptr self, task_id id, const std::string& type, bool sync) {
   auto& st = self->state;
   st.running.emplace(id, running_task{type, sync, {}, false});
-  if (sync) st.sync_busy = true;
-  else st.types[type].running += 1;
+  if (sync)
+    st.sync_busy = true;
+  else
+    st.types[type].running += 1;
   commit_event ev{commit_kind::start};
   ev.id = id;
   st.deps.db->submit(update_op{id, [](task& t) { return start_attempt(t, now_ms()); }, true},
@@ -174,8 +180,10 @@ void request_refill(self_ptr self, bool sync_lane, bool schedule, const std::str
     ev.schedule = schedule;
     ev.type = type;
     ev.asked = limit;
-    if (schedule) ev.scheduled = db->schedule_page(limit);
-    else ev.ready = db->ready_page(sync_lane ? task_mode::sync : task_mode::async, type, limit);
+    if (schedule)
+      ev.scheduled = db->schedule_page(limit);
+    else
+      ev.ready = db->ready_page(sync_lane ? task_mode::sync : task_mode::async, type, limit);
     caf::anon_send(handle, refilled_atom::value, make_boxed<refill_event>(std::move(ev)));
   });
 }
@@ -249,8 +257,7 @@ void finish_attempt(self_ptr self, task_id id, handler_outcome out) {
   if (it == st.running.end() || it->second.reported) return;
   it->second.reported = true;
   const type_config* tc = find_type(*st.deps.cfg, it->second.type);
-  if (!out.success)
-    spdlog::info("task {} ({}) attempt failed: {}", id, it->second.type, out.error);
+  if (!out.success) spdlog::info("task {} ({}) attempt failed: {}", id, it->second.type, out.error);
   (void)tc;
   commit_event ev{commit_kind::finish};
   ev.id = id;
@@ -270,22 +277,24 @@ void finish_attempt(self_ptr self, task_id id, handler_outcome out) {
 void on_committed(self_ptr self, commit_event& ev) {
   auto& st = self->state;
   switch (ev.kind) {
-    case commit_kind::create:
-      if (!ev.result) {
-        for (auto& [type, n] : ev.reserved) st.pending->add(type, -static_cast<std::int64_t>(n));
-      } else {
-        for (auto& ch : *ev.result) account(self, ev.kind, ch);
-      }
-      break;
-    case commit_kind::start: on_started(self, ev); break;
-    case commit_kind::promote:
-      if (ev.result) for (auto& ch : *ev.result) account(self, ev.kind, ch);
-      break;
-    default:
-      if (ev.result) for (auto& ch : *ev.result) account(self, ev.kind, ch);
-      else if (ev.kind == commit_kind::finish)
-        spdlog::error("recording the outcome of task {} failed: {}", ev.id, ev.result.err().message);
-      break;
+  case commit_kind::create:
+    if (!ev.result) {
+      for (auto& [type, n] : ev.reserved) st.pending->add(type, -static_cast<std::int64_t>(n));
+    } else {
+      for (auto& ch : *ev.result) account(self, ev.kind, ch);
+    }
+    break;
+  case commit_kind::start: on_started(self, ev); break;
+  case commit_kind::promote:
+    if (ev.result)
+      for (auto& ch : *ev.result) account(self, ev.kind, ch);
+    break;
+  default:
+    if (ev.result)
+      for (auto& ch : *ev.result) account(self, ev.kind, ch);
+    else if (ev.kind == commit_kind::finish)
+      spdlog::error("recording the outcome of task {} failed: {}", ev.id, ev.result.err().message);
+    break;
   }
   if (ev.request) deliver(self, ev.request, ev.result);
   dispatch(self);
@@ -304,8 +313,10 @@ void on_refilled(self_ptr self, refill_event& ev) {
     }
   } else {
     bounded_window<ready_entry>* w = nullptr;
-    if (ev.sync_lane) w = &st.sync_ready;
-    else if (auto it = st.types.find(ev.type); it != st.types.end()) w = &it->second.ready;
+    if (ev.sync_lane)
+      w = &st.sync_ready;
+    else if (auto it = st.types.find(ev.type); it != st.types.end())
+      w = &it->second.ready;
     if (!w) return;
     if (!ev.ready) {
       spdlog::error("reading the ready index failed: {}", ev.ready.err().message);
@@ -360,7 +371,8 @@ void submit_update(self_ptr self, commit_kind kind, task_id id, Apply apply) {
   commit_event ev{kind};
   ev.id = id;
   ev.request = remember(self);
-  self->state.deps.db->submit(update_op{id, std::move(apply), true}, post_commit(self, std::move(ev)));
+  self->state.deps.db->submit(update_op{id, std::move(apply), true},
+                              post_commit(self, std::move(ev)));
 }
 
 caf::behavior scheduler(self_ptr self, scheduler_deps deps) {
@@ -378,7 +390,8 @@ caf::behavior scheduler(self_ptr self, scheduler_deps deps) {
     ts.ready.mark_incomplete();
   }
   for (auto& [type, counts] : deps.db->counts())
-    st.pending->add(type, static_cast<std::int64_t>(counts[static_cast<int>(task_status::pending)]));
+    st.pending->add(type,
+                    static_cast<std::int64_t>(counts[static_cast<int>(task_status::pending)]));
 
   self->set_down_handler([=](caf::down_msg& msg) {
     for (auto& [id, rt] : self->state.running) {
@@ -399,15 +412,18 @@ caf::behavior scheduler(self_ptr self, scheduler_deps deps) {
       },
       [=](cancel_atom, task_id id) -> caf::result<boxed<write_result>> {
         auto rp = self->make_response_promise<boxed<write_result>>();
-        submit_update(self, commit_kind::cancel, id, [](task& t) { return cancel_task(t, now_ms()); });
+        submit_update(self, commit_kind::cancel, id,
+                      [](task& t) { return cancel_task(t, now_ms()); });
         return rp;
       },
       [=](retry_atom, task_id id) -> caf::result<boxed<write_result>> {
         auto rp = self->make_response_promise<boxed<write_result>>();
         if (self->state.draining) {
-          return make_boxed<write_result>(make_error(errc::shutting_down, "taskd is shutting down"));
+          return make_boxed<write_result>(
+              make_error(errc::shutting_down, "taskd is shutting down"));
         }
-        submit_update(self, commit_kind::retry, id, [](task& t) { return retry_task(t, now_ms()); });
+        submit_update(self, commit_kind::retry, id,
+                      [](task& t) { return retry_task(t, now_ms()); });
         return rp;
       },
       [=](delete_atom, task_id id) -> caf::result<boxed<write_result>> {
@@ -420,7 +436,8 @@ caf::behavior scheduler(self_ptr self, scheduler_deps deps) {
       },
       [=](stats_atom) {
         auto s = make_boxed<scheduler_stats>();
-        for (auto& [name, ts] : self->state.types) s->running_by_type[name] = static_cast<std::uint64_t>(ts.running);
+        for (auto& [name, ts] : self->state.types)
+          s->running_by_type[name] = static_cast<std::uint64_t>(ts.running);
         for (auto& [id, rt] : self->state.running)
           if (rt.sync && !rt.type.empty()) s->running_by_type[rt.type] += 1;
         s->pending = self->state.pending->total();
@@ -462,7 +479,8 @@ status recover_stalled(store& db) {
     auto fut = done.get_future();
     db.submit(update_op{t.id,
                         [](task& r) -> status {
-                          auto e = stall_attempt(r, "taskd restarted while the attempt ran", now_ms());
+                          auto e =
+                              stall_attempt(r, "taskd restarted while the attempt ran", now_ms());
                           if (!e) return e.err();
                           return ok_status();
                         },

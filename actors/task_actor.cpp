@@ -18,9 +18,9 @@ boxed<handler_outcome> failure(std::string error) {
 void blocking_task(caf::blocking_actor* self, caf::actor supervisor, std::shared_ptr<const task> t,
                    type_config type) {
   std::string input = boost::json::serialize(to_json(*t));
-  auto out = make_boxed<handler_outcome>(
-      type.handler == handler_kind::exec ? run_exec(type.command, input, t->timeout_ms)
-                                         : run_webhook(type.url, input, t->timeout_ms));
+  auto out = make_boxed<handler_outcome>(type.handler == handler_kind::exec
+                                             ? run_exec(type.command, input, t->timeout_ms)
+                                             : run_webhook(type.url, input, t->timeout_ms));
   self->send(supervisor, outcome_atom::value, t->id, std::move(out));
 }
 
@@ -56,16 +56,15 @@ caf::actor spawn_task_actor(caf::local_actor* supervisor, std::shared_ptr<const 
                             const type_config& type) {
   auto sup = caf::actor_cast<caf::actor>(supervisor);
   switch (type.handler) {
-    case handler_kind::exec:
-    case handler_kind::webhook:
-      return supervisor->spawn<caf::detached + caf::monitored>(blocking_task, sup, t, type);
-    case handler_kind::sleep:
-      return supervisor->spawn<caf::monitored>(sleeping_task, sup, t);
-    default:
-      return supervisor->spawn<caf::monitored>([=](caf::event_based_actor* self) {
-        self->send(sup, outcome_atom::value, t->id,
-                   make_boxed<handler_outcome>(run_instant_builtin(type.handler, *t)));
-      });
+  case handler_kind::exec:
+  case handler_kind::webhook:
+    return supervisor->spawn<caf::detached + caf::monitored>(blocking_task, sup, t, type);
+  case handler_kind::sleep: return supervisor->spawn<caf::monitored>(sleeping_task, sup, t);
+  default:
+    return supervisor->spawn<caf::monitored>([=](caf::event_based_actor* self) {
+      self->send(sup, outcome_atom::value, t->id,
+                 make_boxed<handler_outcome>(run_instant_builtin(type.handler, *t)));
+    });
   }
 }
 

@@ -15,18 +15,18 @@ namespace taskd::http {
 
 int http_status(errc code) {
   switch (code) {
-    case errc::invalid_json:
-    case errc::invalid_request:
-    case errc::unknown_type: return 400;
-    case errc::not_found: return 404;
-    case errc::method_not_allowed: return 405;
-    case errc::conflict: return 409;
-    case errc::payload_too_large: return 413;
-    case errc::too_many_pending: return 429;
-    case errc::shutting_down: return 503;
-    case errc::storage_full: return 507;
-    case errc::storage_error:
-    case errc::internal: return 500;
+  case errc::invalid_json:
+  case errc::invalid_request:
+  case errc::unknown_type: return 400;
+  case errc::not_found: return 404;
+  case errc::method_not_allowed: return 405;
+  case errc::conflict: return 409;
+  case errc::payload_too_large: return 413;
+  case errc::too_many_pending: return 429;
+  case errc::shutting_down: return 503;
+  case errc::storage_full: return 507;
+  case errc::storage_error:
+  case errc::internal: return 500;
   }
   return 500;
 }
@@ -50,7 +50,8 @@ struct exchange {
   bool keep_alive;
   responder respond;
 
-  void send(beast_http::status st, std::string body, const char* content_type = "application/json") const {
+  void send(beast_http::status st, std::string body,
+            const char* content_type = "application/json") const {
     response res{st, version};
     res.set(beast_http::field::content_type, content_type);
     res.keep_alive(keep_alive);
@@ -74,14 +75,14 @@ struct exchange {
 
 /// Asks the scheduler without blocking an I/O thread: a short-lived actor waits for the
 /// reply and calls `then` on a CAF thread (which only posts the response back to Asio).
-template <class Reply, class Then, class... Ts>
-void ask(const exchange& ex, Then then, Ts... msg) {
+template <class Reply, class Then, class... Ts> void ask(const exchange& ex, Then then, Ts... msg) {
   auto target = ex.ctx.scheduler;
   ex.ctx.sys->spawn([=](caf::event_based_actor* self) {
     self->request(target, ask_timeout, msg...)
         .then([=](Reply r) { then(r); },
               [=](caf::error& e) {
-                ex.fail(make_error(errc::internal, "scheduler did not answer: " + caf::to_string(e)));
+                ex.fail(
+                    make_error(errc::internal, "scheduler did not answer: " + caf::to_string(e)));
               });
   });
 }
@@ -89,7 +90,8 @@ void ask(const exchange& ex, Then then, Ts... msg) {
 result<json::value> parse_body(const request& req) {
   boost::system::error_code ec;
   json::value v = json::parse(req.body(), ec);
-  if (ec) return make_error(errc::invalid_json, std::string("body is not valid JSON: ") + ec.message());
+  if (ec)
+    return make_error(errc::invalid_json, std::string("body is not valid JSON: ") + ec.message());
   return v;
 }
 
@@ -103,7 +105,8 @@ std::optional<task_id> parse_id(std::string_view s) {
 std::string url_decode(std::string_view s) {
   std::string out;
   for (std::size_t i = 0; i < s.size(); ++i) {
-    if (s[i] == '+') out.push_back(' ');
+    if (s[i] == '+')
+      out.push_back(' ');
     else if (s[i] == '%' && i + 2 < s.size()) {
       int v = 0;
       auto [p, ec] = std::from_chars(s.data() + i + 1, s.data() + i + 3, v, 16);
@@ -127,7 +130,8 @@ std::map<std::string, std::string> parse_query(std::string_view q) {
     auto part = q.substr(0, amp);
     auto eq = part.find('=');
     if (!part.empty())
-      out[url_decode(part.substr(0, eq))] = eq == std::string_view::npos ? "" : url_decode(part.substr(eq + 1));
+      out[url_decode(part.substr(0, eq))] =
+          eq == std::string_view::npos ? "" : url_decode(part.substr(eq + 1));
     if (amp == std::string_view::npos) break;
     q.remove_prefix(amp + 1);
   }
@@ -170,8 +174,8 @@ void create_task(const exchange& ex, const request& req) {
   if (!t) return ex.fail(t.err());
   auto tasks = make_boxed<std::vector<task>>();
   tasks->push_back(std::move(*t));
-  ask<boxed<write_result>>(ex, [ex](boxed<write_result> r) { reply_changes(ex, r, true); },
-                           create_atom::value, tasks);
+  ask<boxed<write_result>>(
+      ex, [ex](boxed<write_result> r) { reply_changes(ex, r, true); }, create_atom::value, tasks);
 }
 
 // POST /api/v1/tasks/batch: create up to limits.max_batch tasks, all or nothing.
@@ -181,8 +185,8 @@ void create_batch(const exchange& ex, const request& req) {
   auto ts = parse_batch_request(*body, *ex.ctx.cfg, now_ms());
   if (!ts) return ex.fail(ts.err());
   auto tasks = make_boxed<std::vector<task>>(std::move(*ts));
-  ask<boxed<write_result>>(ex, [ex](boxed<write_result> r) { reply_changes(ex, r, false); },
-                           create_atom::value, tasks);
+  ask<boxed<write_result>>(
+      ex, [ex](boxed<write_result> r) { reply_changes(ex, r, false); }, create_atom::value, tasks);
 }
 
 // GET /api/v1/tasks/{id}: the task, 404 if none.
@@ -209,7 +213,9 @@ void list_tasks(const exchange& ex, std::string_view query) {
       if (!value.empty()) f.type = value;
     } else if (key == "limit") {
       auto n = parse_id(value);
-      if (!n || *n > 1000) return ex.fail(make_error(errc::invalid_request, "limit: must be an integer between 1 and 1000"));
+      if (!n || *n > 1000)
+        return ex.fail(
+            make_error(errc::invalid_request, "limit: must be an integer between 1 and 1000"));
       f.limit = *n;
     } else if (key == "after") {
       if (value.empty() || value == "0") continue;
@@ -241,17 +247,20 @@ void list_types(const exchange& ex) {
           json::object counts_json;
           auto it = counts.find(name);
           for (int s = 0; s < task_status_count; ++s)
-            counts_json[to_string(static_cast<task_status>(s))] = it == counts.end() ? 0 : it->second[s];
-          json::object t{{"name", name},
-                         {"handler", to_string(tc.handler)},
-                         {"mode", to_string(tc.mode)},
-                         {"concurrency", tc.concurrency},
-                         {"max_attempts", tc.max_attempts},
-                         {"backoff", {{"type", to_string(tc.backoff.kind)}, {"delay_ms", tc.backoff.delay_ms}}},
-                         {"timeout_ms", tc.timeout_ms},
-                         {"max_pending", tc.max_pending ? json::value(*tc.max_pending) : json::value(nullptr)},
-                         {"running", stats->running_by_type[name]},
-                         {"counts", std::move(counts_json)}};
+            counts_json[to_string(static_cast<task_status>(s))] =
+                it == counts.end() ? 0 : it->second[s];
+          json::object t{
+              {"name", name},
+              {"handler", to_string(tc.handler)},
+              {"mode", to_string(tc.mode)},
+              {"concurrency", tc.concurrency},
+              {"max_attempts", tc.max_attempts},
+              {"backoff",
+               {{"type", to_string(tc.backoff.kind)}, {"delay_ms", tc.backoff.delay_ms}}},
+              {"timeout_ms", tc.timeout_ms},
+              {"max_pending", tc.max_pending ? json::value(*tc.max_pending) : json::value(nullptr)},
+              {"running", stats->running_by_type[name]},
+              {"counts", std::move(counts_json)}};
           types.push_back(std::move(t));
         }
         ex.json(200, json::object{{"types", std::move(types)}});
@@ -276,12 +285,13 @@ void route(const exchange& ex, const request& req) {
   std::string_view target(req.target().data(), req.target().size());
   auto qpos = target.find('?');
   std::string_view path = target.substr(0, qpos);
-  std::string_view query = qpos == std::string_view::npos ? std::string_view{} : target.substr(qpos + 1);
+  std::string_view query =
+      qpos == std::string_view::npos ? std::string_view{} : target.substr(qpos + 1);
   auto parts = split_path(path);
   auto method = req.method();
   auto not_allowed = [&] {
-    ex.fail(make_error(errc::method_not_allowed,
-                       std::string(req.method_string()) + " is not allowed on " + std::string(path)));
+    ex.fail(make_error(errc::method_not_allowed, std::string(req.method_string()) +
+                                                     " is not allowed on " + std::string(path)));
   };
 
   // GET / : the UI page.
@@ -307,7 +317,8 @@ void route(const exchange& ex, const request& req) {
     if (method != verb::get) return not_allowed();
     return list_types(ex);
   }
-  if (parts[2] != "tasks") return ex.fail(make_error(errc::not_found, "no route for " + std::string(path)));
+  if (parts[2] != "tasks")
+    return ex.fail(make_error(errc::not_found, "no route for " + std::string(path)));
   if (parts.size() == 3) {
     if (method == verb::post) return create_task(ex, req);
     if (method == verb::get) return list_tasks(ex, query);

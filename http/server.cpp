@@ -43,10 +43,9 @@ private:
     parser_.emplace();
     parser_->body_limit(options_.max_body_bytes);
     stream_.expires_after(read_timeout);
-    beast_http::async_read(stream_, buffer_, *parser_,
-                           [self = shared_from_this()](beast::error_code ec, std::size_t) {
-                             self->on_read(ec);
-                           });
+    beast_http::async_read(
+        stream_, buffer_, *parser_,
+        [self = shared_from_this()](beast::error_code ec, std::size_t) { self->on_read(ec); });
   }
 
   void on_read(beast::error_code ec) {
@@ -113,19 +112,17 @@ struct server::listener : std::enable_shared_from_this<server::listener> {
   }
 
   void accept() {
-    acceptor_.async_accept(net::make_strand(ioc_),
-                           [self = shared_from_this()](beast::error_code ec, tcp::socket socket) {
-                             if (ec == net::error::operation_aborted) return;
-                             if (!ec) {
-                               socket.set_option(tcp::no_delay(true), ec);
-                               std::make_shared<session>(std::move(socket), self->options_,
-                                                         self->handler_)
-                                   ->run();
-                             } else {
-                               spdlog::warn("accept failed: {}", ec.message());
-                             }
-                             if (self->acceptor_.is_open()) self->accept();
-                           });
+    acceptor_.async_accept(net::make_strand(ioc_), [self = shared_from_this()](beast::error_code ec,
+                                                                               tcp::socket socket) {
+      if (ec == net::error::operation_aborted) return;
+      if (!ec) {
+        socket.set_option(tcp::no_delay(true), ec);
+        std::make_shared<session>(std::move(socket), self->options_, self->handler_)->run();
+      } else {
+        spdlog::warn("accept failed: {}", ec.message());
+      }
+      if (self->acceptor_.is_open()) self->accept();
+    });
   }
 
   net::io_context& ioc_;
@@ -145,7 +142,8 @@ void server::start() {
   listener_->open(tcp::endpoint{addr, options_.port});
   bound_port_ = listener_->acceptor_.local_endpoint().port();
   listener_->accept();
-  for (int i = 0; i < std::max(1, options_.threads); ++i) threads_.emplace_back([this] { ioc_.run(); });
+  for (int i = 0; i < std::max(1, options_.threads); ++i)
+    threads_.emplace_back([this] { ioc_.run(); });
 }
 
 void server::stop() {

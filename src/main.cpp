@@ -43,7 +43,8 @@ int main(int argc, char** argv) {
 
   if (!check_path.empty()) return check_config(check_path);
 
-  auto loaded = config_path.empty() ? result<config>(default_config()) : load_config_file(config_path);
+  auto loaded =
+      config_path.empty() ? result<config>(default_config()) : load_config_file(config_path);
   if (!loaded) {
     std::cerr << loaded.err().message << "\n";
     return 2;
@@ -96,7 +97,8 @@ int main(int argc, char** argv) {
   auto sys = std::make_unique<caf::actor_system>(caf_cfg);
   auto scheduler = spawn_scheduler(*sys, scheduler_deps{cfg, db->get()});
 
-  http::api_context ctx{cfg, db->get(), sys.get(), scheduler, std::make_shared<std::atomic<bool>>(true)};
+  http::api_context ctx{cfg, db->get(), sys.get(), scheduler,
+                        std::make_shared<std::atomic<bool>>(true)};
   http::server_options ho{cfg->server.host, cfg->server.port, cfg->server.max_body_bytes, 2};
   http::server server(ho, [&ctx](http::request&& req, http::responder r) {
     http::handle_request(ctx, std::move(req), std::move(r));

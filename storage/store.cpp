@@ -75,11 +75,13 @@ status store::open_db() {
   churn_opts.table_properties_collector_factories.emplace_back(
       rocksdb::NewCompactOnDeletionCollectorFactory(1024, 512));
 
-  std::vector<rocksdb::ColumnFamilyDescriptor> cfs = {
-      {rocksdb::kDefaultColumnFamilyName, cf_opts}, {"tasks", cf_opts},
-      {"ready", churn_opts},                       {"schedule", churn_opts},
-      {"index", churn_opts},                       {"changes", churn_opts},
-      {"idempotency", cf_opts}};
+  std::vector<rocksdb::ColumnFamilyDescriptor> cfs = {{rocksdb::kDefaultColumnFamilyName, cf_opts},
+                                                      {"tasks", cf_opts},
+                                                      {"ready", churn_opts},
+                                                      {"schedule", churn_opts},
+                                                      {"index", churn_opts},
+                                                      {"changes", churn_opts},
+                                                      {"idempotency", cf_opts}};
   auto st = rocksdb::DB::Open(rocksdb::DBOptions(opts), options_.path, cfs, &handles_, &db_);
   if (!st.ok()) return from_status(st, "open " + options_.path);
   meta_cf_ = handles_[0];
@@ -95,22 +97,27 @@ status store::open_db() {
 status store::load_meta() {
   std::string v;
   auto st = db_->Get(rocksdb::ReadOptions(), meta_cf_, std::string(keys::next_id_key), &v);
-  if (st.ok()) next_id_ = keys::get_u64(v);
-  else if (!st.IsNotFound()) return from_status(st, "read next_id");
+  if (st.ok())
+    next_id_ = keys::get_u64(v);
+  else if (!st.IsNotFound())
+    return from_status(st, "read next_id");
   st = db_->Get(rocksdb::ReadOptions(), meta_cf_, std::string(keys::next_seq_key), &v);
-  if (st.ok()) next_seq_ = keys::get_u64(v);
-  else if (!st.IsNotFound()) return from_status(st, "read next_seq");
+  if (st.ok())
+    next_seq_ = keys::get_u64(v);
+  else if (!st.IsNotFound())
+    return from_status(st, "read next_seq");
   head_seq_ = next_seq_ - 1;
 
   std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), meta_cf_));
-  for (it->Seek(std::string(keys::count_prefix)); it->Valid() && starts_with(it->key(), keys::count_prefix);
-       it->Next()) {
+  for (it->Seek(std::string(keys::count_prefix));
+       it->Valid() && starts_with(it->key(), keys::count_prefix); it->Next()) {
     std::string_view k = view(it->key()).substr(keys::count_prefix.size());
     auto slash = k.rfind('/');
     if (slash == std::string_view::npos) continue;
     auto s = parse_task_status(k.substr(slash + 1));
     if (!s) continue;
-    counts_[std::string(k.substr(0, slash))][static_cast<int>(*s)] = keys::get_u64(view(it->value()));
+    counts_[std::string(k.substr(0, slash))][static_cast<int>(*s)] =
+        keys::get_u64(view(it->value()));
   }
   if (!it->status().ok()) return from_status(it->status(), "read counts");
 
@@ -188,10 +195,12 @@ void store::commit_group(std::vector<queued>& group) {
     g.batch.Put(meta_cf_, std::string(keys::next_seq_key), v);
 
     std::uint64_t head = g.next_seq - 1;
-    std::uint64_t keep_from = head > options_.change_log_retention ? head - options_.change_log_retention + 1 : 0;
+    std::uint64_t keep_from =
+        head > options_.change_log_retention ? head - options_.change_log_retention + 1 : 0;
     std::uint64_t slack = std::max<std::uint64_t>(1000, options_.change_log_retention / 10);
     bool trim = keep_from > oldest_seq_ + slack;
-    if (trim) g.batch.DeleteRange(changes_cf_, keys::change_key(oldest_seq_), keys::change_key(keep_from));
+    if (trim)
+      g.batch.DeleteRange(changes_cf_, keys::change_key(oldest_seq_), keys::change_key(keep_from));
 
     counts_map new_counts;
     {
@@ -221,8 +230,10 @@ void store::commit_group(std::vector<queued>& group) {
     std::lock_guard lock(mu_);
     for (auto& [key, delta] : g.count_deltas) {
       auto slash = key.rfind('/');
-      auto& c = counts_[key.substr(0, slash)][static_cast<int>(*parse_task_status(key.substr(slash + 1)))];
-      c = static_cast<std::uint64_t>(std::max<std::int64_t>(0, static_cast<std::int64_t>(c) + delta));
+      auto& c = counts_[key.substr(0, slash)]
+                       [static_cast<int>(*parse_task_status(key.substr(slash + 1)))];
+      c = static_cast<std::uint64_t>(
+          std::max<std::int64_t>(0, static_cast<std::int64_t>(c) + delta));
     }
     if (wrote_changes) head_seq_ = head;
     if (trim) oldest_seq_ = keep_from;
@@ -272,7 +283,8 @@ void store::write_task(group_state& g, const std::optional<task>& before, const 
   }
   if (after.status == task_status::pending) {
     if (after.run_at <= g.now)
-      b.Put(ready_cf_, keys::ready_key(after.mode, after.type, after.priority, id), rocksdb::Slice());
+      b.Put(ready_cf_, keys::ready_key(after.mode, after.type, after.priority, id),
+            rocksdb::Slice());
     else
       b.Put(schedule_cf_, keys::schedule_key(after.run_at, id), rocksdb::Slice());
   }
@@ -304,8 +316,10 @@ result<std::vector<task_change>> store::apply_op(write_op& op, group_state& g) {
         } else {
           std::string v;
           auto st = db_->Get(rocksdb::ReadOptions(), idem_cf_, *t.idempotency_key, &v);
-          if (st.ok()) existing = keys::get_u64(v);
-          else if (!st.IsNotFound()) return from_status(st, "read idempotency key");
+          if (st.ok())
+            existing = keys::get_u64(v);
+          else if (!st.IsNotFound())
+            return from_status(st, "read idempotency key");
         }
         if (existing != 0) {
           auto rec = read_for_update(existing, g);
@@ -361,8 +375,8 @@ result<std::vector<task_change>> store::apply_op(write_op& op, group_state& g) {
   if (!*rec) return make_error(errc::not_found, "task " + std::to_string(d.id) + " not found");
   const task& t = **rec;
   if (!is_terminal(t.status)) {
-    return make_error(errc::conflict, "cannot delete task " + std::to_string(t.id) +
-                                          " in status " + to_string(t.status));
+    return make_error(errc::conflict, "cannot delete task " + std::to_string(t.id) + " in status " +
+                                          to_string(t.status));
   }
   auto& b = g.batch;
   b.Delete(tasks_cf_, keys::task_key(t.id));
@@ -409,12 +423,13 @@ result<task_page> store::list(const list_filter& filter) const {
   } else {
     std::string prefix = filter.status && filter.type
                              ? keys::type_status_prefix(*filter.type, *filter.status)
-                             : filter.status ? keys::status_prefix(*filter.status)
-                                             : keys::type_prefix(*filter.type);
+                         : filter.status ? keys::status_prefix(*filter.status)
+                                         : keys::type_prefix(*filter.type);
     std::string start = prefix;
     keys::put_u64(start, filter.after + 1);
     std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(ro, index_cf_));
-    for (it->Seek(start); it->Valid() && starts_with(it->key(), prefix) && ids.size() <= limit; it->Next())
+    for (it->Seek(start); it->Valid() && starts_with(it->key(), prefix) && ids.size() <= limit;
+         it->Next())
       ids.push_back(keys::get_u64(view(it->key()), prefix.size()));
     if (!it->status().ok()) return from_status(it->status(), "list tasks");
   }
@@ -434,7 +449,8 @@ result<std::vector<ready_entry>> store::ready_page(task_mode lane, std::string_v
   std::vector<ready_entry> out;
   std::string prefix = keys::ready_prefix(lane, type);
   std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), ready_cf_));
-  for (it->Seek(prefix); it->Valid() && starts_with(it->key(), prefix) && out.size() < limit; it->Next()) {
+  for (it->Seek(prefix); it->Valid() && starts_with(it->key(), prefix) && out.size() < limit;
+       it->Next()) {
     auto k = view(it->key());
     out.push_back({keys::priority_from_rank(keys::get_u32(k, prefix.size())),
                    keys::get_u64(k, prefix.size() + 4)});
@@ -469,7 +485,8 @@ result<std::vector<task>> store::tasks_with_status(task_status s, std::size_t li
   return out;
 }
 
-result<std::vector<change_entry>> store::changes_since(std::uint64_t after, std::size_t limit) const {
+result<std::vector<change_entry>> store::changes_since(std::uint64_t after,
+                                                       std::size_t limit) const {
   std::vector<change_entry> out;
   std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), changes_cf_));
   for (it->Seek(keys::change_key(after + 1)); it->Valid() && out.size() < limit; it->Next()) {

@@ -35,9 +35,9 @@ namespace taskd {
 
 struct store_options {
   std::string path;
-  bool sync_writes = true;                        // false only in an explicit, documented mode
-  std::uint64_t change_log_retention = 1000000;   // change-log entries kept
-  std::size_t max_ops_per_commit = 8192;          // group-commit bound
+  bool sync_writes = true;                      // false only in an explicit, documented mode
+  std::uint64_t change_log_retention = 1000000; // change-log entries kept
+  std::size_t max_ops_per_commit = 8192;        // group-commit bound
 };
 
 /// One task written by an operation. `before` is the status before (none for a create).

@@ -73,16 +73,16 @@ std::string join_key(const std::string& parent, std::string_view key) {
 
 const char* type_name(const toml::node& node) {
   switch (node.type()) {
-    case toml::node_type::table: return "a table";
-    case toml::node_type::array: return "an array";
-    case toml::node_type::string: return "a string";
-    case toml::node_type::integer: return "an integer";
-    case toml::node_type::floating_point: return "a floating-point number";
-    case toml::node_type::boolean: return "a boolean";
-    case toml::node_type::date: return "a date";
-    case toml::node_type::time: return "a time";
-    case toml::node_type::date_time: return "a date-time";
-    case toml::node_type::none: break;
+  case toml::node_type::table: return "a table";
+  case toml::node_type::array: return "an array";
+  case toml::node_type::string: return "a string";
+  case toml::node_type::integer: return "an integer";
+  case toml::node_type::floating_point: return "a floating-point number";
+  case toml::node_type::boolean: return "a boolean";
+  case toml::node_type::date: return "a date";
+  case toml::node_type::time: return "a time";
+  case toml::node_type::date_time: return "a date-time";
+  case toml::node_type::none: break;
   }
   return "nothing";
 }
@@ -181,8 +181,8 @@ void read_log_level(const toml::table& root, config& cfg, problems& errs) {
       return;
     }
   }
-  errs.add("log_level", "must be one of trace, debug, info, warn, error, critical, off, got \"" +
-                            *level + "\"");
+  errs.add("log_level",
+           "must be one of trace, debug, info, warn, error, critical, off, got \"" + *level + "\"");
 }
 
 void read_server(const toml::table& root, server_config& server, problems& errs) {
@@ -360,8 +360,7 @@ type_config read_type(std::string_view name, const toml::table& table, problems&
   const std::string path = join_key("types", name);
   type_config type;
   type.name = std::string(name);
-  check_keys(table,
-             path,
+  check_keys(table, path,
              {"handler", "command", "url", "concurrency", "mode", "max_attempts", "backoff",
               "timeout_ms", "max_pending"},
              errs);
@@ -413,12 +412,12 @@ error config_error(std::string message) {
 
 const char* to_string(handler_kind k) {
   switch (k) {
-    case handler_kind::noop: return "builtin:noop";
-    case handler_kind::echo: return "builtin:echo";
-    case handler_kind::sleep: return "builtin:sleep";
-    case handler_kind::fail: return "builtin:fail";
-    case handler_kind::exec: return "exec";
-    case handler_kind::webhook: return "webhook";
+  case handler_kind::noop: return "builtin:noop";
+  case handler_kind::echo: return "builtin:echo";
+  case handler_kind::sleep: return "builtin:sleep";
+  case handler_kind::fail: return "builtin:fail";
+  case handler_kind::exec: return "exec";
+  case handler_kind::webhook: return "webhook";
   }
   return "builtin:noop";
 }
@@ -484,8 +483,7 @@ result<std::pair<std::string, std::uint16_t>> parse_listen(std::string_view list
   for (char c : host) {
     bool ok = is_bare_key_char(c) || c == '.' || (bracketed && (c == ':' || c == '%'));
     if (!ok) {
-      return config_error("must be host:port with a hostname or IP address as host, got " +
-                          quoted);
+      return config_error("must be host:port with a hostname or IP address as host, got " + quoted);
     }
   }
   if (port_text.empty() || port_text.size() > 5) {

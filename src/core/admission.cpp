@@ -8,9 +8,9 @@ status pending_ledger::admit(const std::map<std::string, std::uint64_t, std::les
     n += count;
     const type_config* tc = find_type(*cfg_, type);
     if (tc && tc->max_pending && of(type) + count > *tc->max_pending) {
-      return make_error(errc::too_many_pending,
-                        "type " + type + " has reached its pending limit of " +
-                            std::to_string(*tc->max_pending) + " tasks");
+      return make_error(errc::too_many_pending, "type " + type +
+                                                    " has reached its pending limit of " +
+                                                    std::to_string(*tc->max_pending) + " tasks");
     }
   }
   if (total_ + n > cfg_->limits.max_pending) {
@@ -25,7 +25,8 @@ status pending_ledger::admit(const std::map<std::string, std::uint64_t, std::les
 void pending_ledger::add(const std::string& type, std::int64_t delta) {
   auto& c = by_type_[type];
   c = static_cast<std::uint64_t>(std::max<std::int64_t>(0, static_cast<std::int64_t>(c) + delta));
-  total_ = static_cast<std::uint64_t>(std::max<std::int64_t>(0, static_cast<std::int64_t>(total_) + delta));
+  total_ = static_cast<std::uint64_t>(
+      std::max<std::int64_t>(0, static_cast<std::int64_t>(total_) + delta));
 }
 
 std::uint64_t pending_ledger::of(const std::string& type) const {

@@ -33,8 +33,8 @@ result<std::int64_t> int_in(const json::value& v, const std::string& prefix, con
                             std::int64_t lo, std::int64_t hi) {
   auto i = as_int(v);
   if (!i || *i < lo || *i > hi)
-    return bad(prefix, field, "must be an integer between " + std::to_string(lo) + " and " +
-                                  std::to_string(hi));
+    return bad(prefix, field,
+               "must be an integer between " + std::to_string(lo) + " and " + std::to_string(hi));
   return *i;
 }
 
@@ -60,7 +60,9 @@ result<backoff_policy> parse_backoff(const json::value& v, const std::string& pr
 result<task> parse_one(const json::value& body, const config& cfg, millis now,
                        const std::string& prefix) {
   if (!body.is_object())
-    return make_error(errc::invalid_request, (prefix.empty() ? std::string("body") : prefix.substr(0, prefix.size() - 1)) + ": must be a JSON object");
+    return make_error(errc::invalid_request,
+                      (prefix.empty() ? std::string("body") : prefix.substr(0, prefix.size() - 1)) +
+                          ": must be a JSON object");
   const auto& o = body.get_object();
   auto* type_v = o.if_contains("type");
   if (!type_v) return bad(prefix, "type", "is required");
@@ -99,7 +101,8 @@ result<task> parse_one(const json::value& body, const config& cfg, millis now,
       has_delay = true;
     } else if (key == "run_at") {
       auto ms = v.is_string() ? parse_rfc3339(v.get_string()) : std::nullopt;
-      if (!ms) return bad(prefix, "run_at", "must be an RFC3339 timestamp such as 2026-01-02T03:04:05Z");
+      if (!ms)
+        return bad(prefix, "run_at", "must be an RFC3339 timestamp such as 2026-01-02T03:04:05Z");
       if (*ms > now + max_delay_ms) return bad(prefix, "run_at", "is too far in the future");
       t.run_at = std::max(now, *ms);
       has_run_at = true;
@@ -135,19 +138,21 @@ result<task> parse_create_request(const json::value& body, const config& cfg, mi
 
 result<std::vector<task>> parse_batch_request(const json::value& body, const config& cfg,
                                               millis now) {
-  if (!body.is_object()) return make_error(errc::invalid_request, "body: must be a JSON object {\"tasks\": [...]}");
+  if (!body.is_object())
+    return make_error(errc::invalid_request, "body: must be a JSON object {\"tasks\": [...]}");
   auto* arr = body.get_object().if_contains("tasks");
   if (!arr || !arr->is_array()) return make_error(errc::invalid_request, "tasks: must be an array");
   for (auto& [key, v] : body.get_object()) {
     (void)v;
-    if (key != "tasks") return make_error(errc::invalid_request, std::string(key) + ": unknown field");
+    if (key != "tasks")
+      return make_error(errc::invalid_request, std::string(key) + ": unknown field");
   }
   const auto& a = arr->get_array();
   if (a.empty()) return make_error(errc::invalid_request, "tasks: must not be empty");
   if (a.size() > cfg.limits.max_batch) {
-    return make_error(errc::payload_too_large, "tasks: at most " + std::to_string(cfg.limits.max_batch) +
-                                                   " tasks per batch (limits.max_batch), got " +
-                                                   std::to_string(a.size()));
+    return make_error(errc::payload_too_large,
+                      "tasks: at most " + std::to_string(cfg.limits.max_batch) +
+                          " tasks per batch (limits.max_batch), got " + std::to_string(a.size()));
   }
   std::vector<task> out;
   out.reserve(a.size());

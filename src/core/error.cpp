@@ -4,18 +4,18 @@ namespace taskd {
 
 const char* errc_name(errc code) {
   switch (code) {
-    case errc::invalid_json: return "invalid_json";
-    case errc::invalid_request: return "invalid_request";
-    case errc::unknown_type: return "unknown_type";
-    case errc::not_found: return "not_found";
-    case errc::method_not_allowed: return "method_not_allowed";
-    case errc::conflict: return "conflict";
-    case errc::payload_too_large: return "payload_too_large";
-    case errc::too_many_pending: return "too_many_pending";
-    case errc::shutting_down: return "shutting_down";
-    case errc::storage_error: return "storage_error";
-    case errc::storage_full: return "storage_full";
-    case errc::internal: return "internal";
+  case errc::invalid_json: return "invalid_json";
+  case errc::invalid_request: return "invalid_request";
+  case errc::unknown_type: return "unknown_type";
+  case errc::not_found: return "not_found";
+  case errc::method_not_allowed: return "method_not_allowed";
+  case errc::conflict: return "conflict";
+  case errc::payload_too_large: return "payload_too_large";
+  case errc::too_many_pending: return "too_many_pending";
+  case errc::shutting_down: return "shutting_down";
+  case errc::storage_error: return "storage_error";
+  case errc::storage_full: return "storage_full";
+  case errc::internal: return "internal";
   }
   return "internal";
 }

@@ -10,8 +10,7 @@ constexpr millis max_backoff_ms = 30LL * 24 * 3600 * 1000;
 
 error wrong_state(const task& t, const char* action) {
   return make_error(errc::conflict, std::string("cannot ") + action + " task " +
-                                        std::to_string(t.id) + " in status " +
-                                        to_string(t.status));
+                                        std::to_string(t.id) + " in status " + to_string(t.status));
 }
 
 void finish(task& t, task_status s, millis now) {

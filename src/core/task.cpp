@@ -10,21 +10,19 @@ namespace taskd {
 
 const char* to_string(task_status s) {
   switch (s) {
-    case task_status::pending: return "pending";
-    case task_status::in_progress: return "in_progress";
-    case task_status::completed: return "completed";
-    case task_status::failed: return "failed";
-    case task_status::abandoned: return "abandoned";
-    case task_status::cancelled: return "cancelled";
+  case task_status::pending: return "pending";
+  case task_status::in_progress: return "in_progress";
+  case task_status::completed: return "completed";
+  case task_status::failed: return "failed";
+  case task_status::abandoned: return "abandoned";
+  case task_status::cancelled: return "cancelled";
   }
   return "pending";
 }
 
 const char* to_string(task_mode m) { return m == task_mode::sync ? "sync" : "async"; }
 
-const char* to_string(backoff_kind k) {
-  return k == backoff_kind::fixed ? "fixed" : "exponential";
-}
+const char* to_string(backoff_kind k) { return k == backoff_kind::fixed ? "fixed" : "exponential"; }
 
 std::optional<task_status> parse_task_status(std::string_view s) {
   for (int i = 0; i < task_status_count; ++i) {
@@ -47,8 +45,8 @@ std::optional<backoff_kind> parse_backoff_kind(std::string_view s) {
 }
 
 bool is_terminal(task_status s) {
-  return s == task_status::completed || s == task_status::failed ||
-         s == task_status::abandoned || s == task_status::cancelled;
+  return s == task_status::completed || s == task_status::failed || s == task_status::abandoned ||
+         s == task_status::cancelled;
 }
 
 namespace {
@@ -76,7 +74,8 @@ json::object to_json(const task& t) {
   o["priority"] = t.priority;
   o["attempts"] = t.attempts;
   o["max_attempts"] = t.max_attempts;
-  o["backoff"] = json::object{{"type", to_string(t.backoff.kind)}, {"delay_ms", t.backoff.delay_ms}};
+  o["backoff"] =
+      json::object{{"type", to_string(t.backoff.kind)}, {"delay_ms", t.backoff.delay_ms}};
   o["timeout_ms"] = t.timeout_ms;
   o["result"] = t.result;
   o["error"] = opt_string(t.error);

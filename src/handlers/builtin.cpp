@@ -21,26 +21,26 @@ std::optional<std::int64_t> int_field(const boost::json::value& payload, const c
 handler_outcome run_instant_builtin(handler_kind kind, const task& t) {
   handler_outcome out;
   switch (kind) {
-    case handler_kind::noop: out.success = true; return out;
-    case handler_kind::echo:
+  case handler_kind::noop: out.success = true; return out;
+  case handler_kind::echo:
+    out.success = true;
+    out.result = t.payload;
+    return out;
+  case handler_kind::fail: {
+    std::string message = "builtin:fail";
+    if (t.payload.is_object())
+      if (auto* m = t.payload.get_object().if_contains("message"); m && m->is_string())
+        message = std::string(m->get_string());
+    auto until = int_field(t.payload, "until_attempt");
+    if (until && t.attempts >= *until) {
       out.success = true;
-      out.result = t.payload;
-      return out;
-    case handler_kind::fail: {
-      std::string message = "builtin:fail";
-      if (t.payload.is_object())
-        if (auto* m = t.payload.get_object().if_contains("message"); m && m->is_string())
-          message = std::string(m->get_string());
-      auto until = int_field(t.payload, "until_attempt");
-      if (until && t.attempts >= *until) {
-        out.success = true;
-        out.result = boost::json::object{{"succeeded_on_attempt", t.attempts}};
-        return out;
-      }
-      out.error = message;
+      out.result = boost::json::object{{"succeeded_on_attempt", t.attempts}};
       return out;
     }
-    default: out.error = std::string("not an instant builtin: ") + to_string(kind); return out;
+    out.error = message;
+    return out;
+  }
+  default: out.error = std::string("not an instant builtin: ") + to_string(kind); return out;
   }
 }
 

@@ -465,8 +465,7 @@ handler_outcome outcome_from_status(std::optional<int> status, const child_io& i
   if (!status) return failed(with_tail("exit status lost (is SIGCHLD ignored?)", io.stderr_tail));
   if (WIFEXITED(*status)) {
     const int code = WEXITSTATUS(*status);
-    if (code != 0)
-      return failed(with_tail("exit code " + std::to_string(code), io.stderr_tail));
+    if (code != 0) return failed(with_tail("exit code " + std::to_string(code), io.stderr_tail));
     handler_outcome out;
     out.success = true;
     out.result = output_to_json(io.stdout_data);

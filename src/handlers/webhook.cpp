@@ -288,9 +288,8 @@ handler_outcome post_json(const http_url& url, const std::string& body_json, mil
   http::response_parser<http::string_body> parser;
   parser.body_limit(max_response_body_bytes);
   arm_timeout(stream, deadline);
-  ec = run_to_completion(ioc, [&](auto handler) {
-    http::async_read(stream, buffer, parser, handler);
-  });
+  ec = run_to_completion(ioc,
+                         [&](auto handler) { http::async_read(stream, buffer, parser, handler); });
   if (ec == beast::error::timeout) return failed(timed_out(timeout_ms));
   if (ec == http::error::body_limit)
     return failed("the response from " + where + " is larger than 1 MiB");

@@ -238,8 +238,8 @@ TEST_CASE("config: log_level must be a known level") {
   CHECK(msg.find("log_level") == 0);
   CHECK(msg.find("verbose") != npos);
   for (const char* level : {"trace", "debug", "info", "warn", "error", "critical", "off"}) {
-    auto r = parse_config("log_level = \"" + std::string(level) + "\"\n" +
-                          std::string(minimal_type));
+    auto r =
+        parse_config("log_level = \"" + std::string(level) + "\"\n" + std::string(minimal_type));
     CHECK_MESSAGE(r.ok(), level);
   }
 }
@@ -300,8 +300,8 @@ TEST_CASE("config: handler validation") {
   // exec needs a command: a non-empty argv of non-empty strings.
   CHECK(error_of("[types.x]\nhandler = \"exec\"\n").find("types.x.command:") == 0);
   CHECK(error_of("[types.x]\nhandler = \"exec\"\ncommand = []\n").find("types.x.command:") == 0);
-  CHECK(error_of("[types.x]\nhandler = \"exec\"\ncommand = \"ls -l\"\n")
-            .find("types.x.command:") == 0);
+  CHECK(error_of("[types.x]\nhandler = \"exec\"\ncommand = \"ls -l\"\n").find("types.x.command:") ==
+        0);
   CHECK(error_of("[types.x]\nhandler = \"exec\"\ncommand = [\"ls\", \"\"]\n")
             .find("types.x.command[1]:") == 0);
   CHECK(error_of("[types.x]\nhandler = \"exec\"\ncommand = [\"ls\", 1]\n")
@@ -316,8 +316,8 @@ TEST_CASE("config: handler validation") {
   CHECK(https.find("not supported") != npos);
   CHECK(error_of("[types.x]\nhandler = \"webhook\"\nurl = \"ftp://example.com/\"\n")
             .find("types.x.url:") == 0);
-  CHECK(error_of("[types.x]\nhandler = \"webhook\"\nurl = \"http://\"\n")
-            .find("types.x.url:") == 0);
+  CHECK(error_of("[types.x]\nhandler = \"webhook\"\nurl = \"http://\"\n").find("types.x.url:") ==
+        0);
 
   // Each of command and url belongs to one handler only.
   CHECK(error_of(with_type("command = [\"ls\"]")) ==
@@ -405,10 +405,10 @@ TEST_CASE("config: parse_listen") {
   good("[fe80::1%eth0]:80", "fe80::1%eth0", 80);
   good("my-host.example_1:1", "my-host.example_1", 1);
 
-  for (std::string_view bad : {"", "127.0.0.1", ":8080", "[]:80", "host:", "host:http",
-                               "host:-1", "host:+80", "host:65536", "host:8080x",
-                               "host: 80", "host:999999999999", "http://host:80",
-                               "::1:80", "a b:80", "[::1]x:80"}) {
+  for (std::string_view bad :
+       {"", "127.0.0.1", ":8080", "[]:80", "host:", "host:http", "host:-1", "host:+80",
+        "host:65536", "host:8080x", "host: 80", "host:999999999999", "http://host:80", "::1:80",
+        "a b:80", "[::1]x:80"}) {
     auto r = parse_listen(bad);
     CHECK_FALSE_MESSAGE(r.ok(), bad);
     if (!r.ok()) CHECK(r.err().code == errc::invalid_request);

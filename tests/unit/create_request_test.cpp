@@ -64,11 +64,15 @@ TEST_CASE("create request: bad input names the field") {
   CHECK(error_of(R"({"type":"echo","mode":"later"})").find("mode") != std::string::npos);
   CHECK(error_of(R"({"type":"echo","delay_ms":-1})").find("delay_ms") != std::string::npos);
   CHECK(error_of(R"({"type":"echo","max_attempts":0})").find("max_attempts") != std::string::npos);
-  CHECK(error_of(R"({"type":"echo","backoff":{"type":"linear"}})").find("backoff.type") != std::string::npos);
+  CHECK(error_of(R"({"type":"echo","backoff":{"type":"linear"}})").find("backoff.type") !=
+        std::string::npos);
   CHECK(error_of(R"({"type":"echo","run_at":"tomorrow"})").find("run_at") != std::string::npos);
-  CHECK(error_of(R"({"type":"echo","delay_ms":1,"run_at":"1970-01-01T00:00:05Z"})").find("not both") != std::string::npos);
-  CHECK(error_of(R"({"type":"echo","colour":"red"})").find("colour: unknown field") != std::string::npos);
-  CHECK(error_of(R"({"type":"echo","idempotency_key":""})").find("idempotency_key") != std::string::npos);
+  CHECK(error_of(R"({"type":"echo","delay_ms":1,"run_at":"1970-01-01T00:00:05Z"})")
+            .find("not both") != std::string::npos);
+  CHECK(error_of(R"({"type":"echo","colour":"red"})").find("colour: unknown field") !=
+        std::string::npos);
+  CHECK(error_of(R"({"type":"echo","idempotency_key":""})").find("idempotency_key") !=
+        std::string::npos);
 }
 
 TEST_CASE("create request: unknown types list the known ones") {
@@ -82,17 +86,21 @@ TEST_CASE("create request: unknown types list the known ones") {
 TEST_CASE("create request: batches are all valid or refused with the index") {
   config cfg = default_config();
   cfg.limits.max_batch = 3;
-  auto ok = parse_batch_request(boost::json::parse(R"({"tasks":[{"type":"echo"},{"type":"noop"}]})"), cfg, 1);
+  auto ok = parse_batch_request(
+      boost::json::parse(R"({"tasks":[{"type":"echo"},{"type":"noop"}]})"), cfg, 1);
   REQUIRE(ok.ok());
   CHECK(ok->size() == 2);
-  auto bad = parse_batch_request(boost::json::parse(R"({"tasks":[{"type":"echo"},{"type":"x"}]})"), cfg, 1);
+  auto bad = parse_batch_request(boost::json::parse(R"({"tasks":[{"type":"echo"},{"type":"x"}]})"),
+                                 cfg, 1);
   REQUIRE(!bad.ok());
   CHECK(bad.err().message.find("tasks[1].type") != std::string::npos);
   auto big = parse_batch_request(boost::json::parse(R"({"tasks":[{},{},{},{}]})"), cfg, 1);
   REQUIRE(!big.ok());
   CHECK(big.err().code == errc::payload_too_large);
-  CHECK(parse_batch_request(boost::json::parse(R"({"tasks":[]})"), cfg, 1).err().code == errc::invalid_request);
-  CHECK(parse_batch_request(boost::json::parse(R"({"task":[]})"), cfg, 1).err().code == errc::invalid_request);
+  CHECK(parse_batch_request(boost::json::parse(R"({"tasks":[]})"), cfg, 1).err().code ==
+        errc::invalid_request);
+  CHECK(parse_batch_request(boost::json::parse(R"({"task":[]})"), cfg, 1).err().code ==
+        errc::invalid_request);
 }
 
 TEST_CASE("admission: global and per-type bounds refuse all or nothing") {

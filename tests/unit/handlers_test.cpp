@@ -42,8 +42,7 @@ namespace {
 using clock_type = std::chrono::steady_clock;
 
 long long elapsed_ms(clock_type::time_point since) {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(clock_type::now() - since)
-      .count();
+  return std::chrono::duration_cast<std::chrono::milliseconds>(clock_type::now() - since).count();
 }
 
 bool starts_with(std::string_view s, std::string_view prefix) {
@@ -157,8 +156,8 @@ TEST_CASE("exec: empty or blank stdout is null") {
 }
 
 TEST_CASE("exec: a non-zero exit fails with the code and the stderr tail") {
-  const auto out = run_exec({"/bin/sh", "-c", "echo partial; echo '  oops  ' >&2; exit 3"}, "",
-                            5000);
+  const auto out =
+      run_exec({"/bin/sh", "-c", "echo partial; echo '  oops  ' >&2; exit 3"}, "", 5000);
   CHECK_FALSE(out.success);
   CHECK(out.error == "exit code 3: oops");
   CHECK(out.retryable);
@@ -170,8 +169,8 @@ TEST_CASE("exec: a non-zero exit fails with the code and the stderr tail") {
 
 TEST_CASE("exec: only the last part of a long stderr is kept") {
   const auto out = run_exec(
-      {"/bin/sh", "-c", "head -c 100000 /dev/zero | tr '\\0' a >&2; echo THE-END >&2; exit 1"},
-      "", 5000);
+      {"/bin/sh", "-c", "head -c 100000 /dev/zero | tr '\\0' a >&2; echo THE-END >&2; exit 1"}, "",
+      5000);
   CHECK_FALSE(out.success);
   CHECK(starts_with(out.error, "exit code 1: aaaa"));
   CHECK(contains(out.error, "THE-END"));
@@ -239,8 +238,10 @@ TEST_CASE("exec: the timeout also kills the child's own children") {
   CHECK(out.error == "timed out after 300 ms");
   const pid_t grandchild = static_cast<pid_t>(std::stol(read_file(pid_file)));
   const auto gone = exits_within(grandchild, 2000);
-  if (!gone) MESSAGE("no pidfd support: cannot check that the grandchild is gone");
-  else CHECK(*gone);
+  if (!gone)
+    MESSAGE("no pidfd support: cannot check that the grandchild is gone");
+  else
+    CHECK(*gone);
 }
 
 TEST_CASE("exec: background children do not hold the call after the main child exits") {
@@ -248,9 +249,9 @@ TEST_CASE("exec: background children do not hold the call after the main child e
   const fs::path pid_file = dir.path() / "background.pid";
   const auto start = clock_type::now();
   // The background sleep inherits stdout, so EOF never comes while it lives.
-  const auto out = run_exec(
-      {"/bin/sh", "-c", "sleep 30 & echo $! > \"$1\"; echo done", "sh", pid_file.string()}, "",
-      20000);
+  const auto out =
+      run_exec({"/bin/sh", "-c", "sleep 30 & echo $! > \"$1\"; echo done", "sh", pid_file.string()},
+               "", 20000);
   const auto took = elapsed_ms(start);
   REQUIRE_MESSAGE(out.success, out.error);
   CHECK(out.result == json::value("done"));
@@ -258,8 +259,10 @@ TEST_CASE("exec: background children do not hold the call after the main child e
 
   const pid_t background = static_cast<pid_t>(std::stol(read_file(pid_file)));
   const auto gone = exits_within(background, 2000);
-  if (!gone) MESSAGE("no pidfd support: cannot check that the background child is gone");
-  else CHECK(*gone);
+  if (!gone)
+    MESSAGE("no pidfd support: cannot check that the background child is gone");
+  else
+    CHECK(*gone);
 }
 
 TEST_CASE("exec: a stdout flood is capped and drained") {
@@ -377,8 +380,8 @@ TEST_CASE("exec: the process-voice example synthesizes and transcodes a wav") {
   REQUIRE_MESSAGE(rate.success, rate.error);
   CHECK(rate.result == json::value(16000));
 
-  const auto bad = run_exec({"/usr/bin/env", env, script},
-                            task_json(44, "processVoice", {{"text", 5}}), 30000);
+  const auto bad =
+      run_exec({"/usr/bin/env", env, script}, task_json(44, "processVoice", {{"text", 5}}), 30000);
   CHECK_FALSE(bad.success);
   CHECK(bad.error == "exit code 1: process-voice: payload.text must be a string (got number)");
 }
@@ -660,10 +663,10 @@ TEST_CASE("webhook: a malformed or oversized response is a retryable failure") {
 }
 
 TEST_CASE("webhook: urls other than http://host[:port]/path are refused") {
-  for (const char* url : {"https://example.com/hook", "ftp://example.com/", "http://",
-                          "http://:8080/x", "http://host:0/", "http://host:99999/",
-                          "http://host:8o/", "http://user@host/", "http://host/a b",
-                          "example.com/hook", ""}) {
+  for (const char* url :
+       {"https://example.com/hook", "ftp://example.com/", "http://", "http://:8080/x",
+        "http://host:0/", "http://host:99999/", "http://host:8o/", "http://user@host/",
+        "http://host/a b", "example.com/hook", ""}) {
     CAPTURE(url);
     const auto out = run_webhook(url, "{}", 1000);
     CHECK_FALSE(out.success);

@@ -111,7 +111,8 @@ TEST_CASE("store: transitions move index entries and are logged in order") {
   REQUIRE(!conflict.ok());
   CHECK(conflict.err().code == errc::conflict);
 
-  REQUIRE(commit(*s, update_op{1, [](task& t) { return complete_attempt(t, 7, now_ms()); }, true}).ok());
+  REQUIRE(commit(*s, update_op{1, [](task& t) { return complete_attempt(t, 7, now_ms()); }, true})
+              .ok());
   auto changes = s->changes_since(0, 100);
   REQUIRE(changes.ok());
   REQUIRE(changes->size() == 3);
@@ -224,7 +225,8 @@ TEST_CASE("store: many concurrent submitters share commits and all get answers")
   constexpr int n = 2000;
   std::vector<std::promise<write_result>> promises(n);
   for (int i = 0; i < n; ++i)
-    s->submit(create_op{{new_task("a")}}, [&promises, i](write_result r) { promises[i].set_value(std::move(r)); });
+    s->submit(create_op{{new_task("a")}},
+              [&promises, i](write_result r) { promises[i].set_value(std::move(r)); });
   std::set<task_id> ids;
   for (auto& p : promises) {
     auto r = p.get_future().get();

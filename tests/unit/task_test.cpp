@@ -49,9 +49,9 @@ TEST_CASE("task: API object has the contract's fields, absent values null") {
   t.type = "echo";
   t.created_at = t.updated_at = t.run_at = 0;
   auto o = to_json(t);
-  for (const char* k : {"id", "type", "payload", "status", "mode", "priority", "attempts",
-                        "max_attempts", "result", "error", "run_at", "created_at", "updated_at",
-                        "started_at", "finished_at"})
+  for (const char* k :
+       {"id", "type", "payload", "status", "mode", "priority", "attempts", "max_attempts", "result",
+        "error", "run_at", "created_at", "updated_at", "started_at", "finished_at"})
     CHECK_MESSAGE(o.contains(k), k);
   CHECK(o["status"] == "pending");
   CHECK(o["started_at"].is_null());
@@ -80,6 +80,7 @@ TEST_CASE("keys: ready keys sort in dispatch order") {
   CHECK(keys::priority_from_rank(keys::priority_rank(-7)) == -7);
   CHECK(keys::priority_from_rank(keys::priority_rank(INT32_MIN)) == INT32_MIN);
   // Lanes of different types never interleave.
-  CHECK(keys::ready_key(task_mode::async, "a", -100, 9) < keys::ready_key(task_mode::async, "b", 100, 1));
+  CHECK(keys::ready_key(task_mode::async, "a", -100, 9) <
+        keys::ready_key(task_mode::async, "b", 100, 1));
   CHECK(keys::get_u64(keys::task_key(0x0102030405060708ULL)) == 0x0102030405060708ULL);
 }

@@ -1,0 +1,20 @@
+# Builds and runs taskd the way the scripts do, on Debian 12.
+FROM debian:12 AS build
+WORKDIR /src
+COPY scripts/setup.sh scripts/setup.sh
+RUN apt-get update -qq && scripts/setup.sh
+COPY . .
+RUN rm -rf build && cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+      -DTASKD_INTEGRATION_TESTS=OFF && cmake --build build --target taskd
+
+FROM debian:12
+RUN apt-get update -qq && apt-get install -y -qq --no-install-recommends \
+      libcaf-core0.17 librocksdb7.8 libboost-json1.81.0 libspdlog1.10 libtomlplusplus3 \
+      espeak-ng sox jq util-linux ca-certificates \
+    && rm -rf /var/lib/apt/lists/*
+WORKDIR /app
+COPY --from=build /src/build/taskd /usr/local/bin/taskd
+COPY scripts/examples scripts/examples
+VOLUME /app/data
+EXPOSE 8080
+ENTRYPOINT ["taskd", "--listen", "0.0.0.0:8080", "--data-dir", "/app/data"]
