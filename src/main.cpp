@@ -10,6 +10,7 @@
 #include <spdlog/spdlog.h>
 
 #include "actors/messages.hpp"
+#include "actors/pruner_actor.hpp"
 #include "actors/scheduler_actor.hpp"
 #include "http/api.hpp"
 #include "src/config/config.hpp"
@@ -80,6 +81,7 @@ int main(int argc, char** argv) {
   std::filesystem::create_directories(cfg->server.data_dir, ec);
   store_options so;
   so.path = cfg->server.data_dir;
+  so.change_log_retention = cfg->retention.change_log_max;
   auto db = store::open(so);
   if (!db) {
     spdlog::critical("cannot open the store: {}", db.err().message);
@@ -96,6 +98,7 @@ int main(int argc, char** argv) {
   add_message_types(caf_cfg);
   auto sys = std::make_unique<caf::actor_system>(caf_cfg);
   auto scheduler = spawn_scheduler(*sys, scheduler_deps{cfg, db->get()});
+  auto pruner = spawn_pruner(*sys, cfg->retention, db->get());
 
   http::api_context ctx{cfg, db->get(), sys.get(), scheduler,
                         std::make_shared<std::atomic<bool>>(true)};
@@ -125,6 +128,7 @@ int main(int argc, char** argv) {
                  [&](caf::error& e) { spdlog::error("drain failed: {}", caf::to_string(e)); });
   }
   server.stop();
+  caf::anon_send_exit(pruner, caf::exit_reason::user_shutdown);
   (*db)->close();
   if (!drained) {
     // Attempts still running stay in_progress on disk and are recovered as stalled at the

@@ -109,6 +109,15 @@ std::string change_key(std::uint64_t seq) {
   return k;
 }
 
+std::string finished_prefix(task_status s) { return std::string(1, static_cast<char>(s)); }
+
+std::string finished_key(task_status s, millis finished_at, task_id id) {
+  std::string k = finished_prefix(s);
+  put_u64(k, static_cast<std::uint64_t>(finished_at < 0 ? 0 : finished_at));
+  put_u64(k, id);
+  return k;
+}
+
 std::string count_key(std::string_view type, task_status s) {
   std::string k(count_prefix);
   k.append(type);

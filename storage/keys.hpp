@@ -39,6 +39,10 @@ std::string type_status_prefix(std::string_view type, task_status s);
 
 std::string change_key(std::uint64_t seq);
 
+/// Finished index: [status][finished_at: u64][id: u64], oldest first, for retention.
+std::string finished_prefix(task_status s);
+std::string finished_key(task_status s, millis finished_at, task_id id);
+
 /// Meta keys.
 inline constexpr std::string_view next_id_key = "next_id";
 inline constexpr std::string_view next_seq_key = "next_seq";

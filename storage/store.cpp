@@ -81,7 +81,8 @@ status store::open_db() {
                                                       {"schedule", churn_opts},
                                                       {"index", churn_opts},
                                                       {"changes", churn_opts},
-                                                      {"idempotency", cf_opts}};
+                                                      {"idempotency", cf_opts},
+                                                      {"finished", churn_opts}};
   auto st = rocksdb::DB::Open(rocksdb::DBOptions(opts), options_.path, cfs, &handles_, &db_);
   if (!st.ok()) return from_status(st, "open " + options_.path);
   meta_cf_ = handles_[0];
@@ -91,6 +92,7 @@ status store::open_db() {
   index_cf_ = handles_[4];
   changes_cf_ = handles_[5];
   idem_cf_ = handles_[6];
+  finished_cf_ = handles_[7];
   return ok_status();
 }
 
@@ -276,6 +278,10 @@ void store::write_task(group_state& g, const std::optional<task>& before, const 
   } else {
     b.Put(index_cf_, keys::type_key(after.type, id), rocksdb::Slice());
   }
+  if (before && is_terminal(before->status) && before->finished_at)
+    b.Delete(finished_cf_, keys::finished_key(before->status, *before->finished_at, id));
+  if (is_terminal(after.status) && after.finished_at)
+    b.Put(finished_cf_, keys::finished_key(after.status, *after.finished_at, id), rocksdb::Slice());
   if (!before || before->status != after.status) {
     b.Put(index_cf_, keys::status_key(after.status, id), rocksdb::Slice());
     b.Put(index_cf_, keys::type_status_key(after.type, after.status, id), rocksdb::Slice());
@@ -369,20 +375,26 @@ result<std::vector<task_change>> store::apply_op(write_op& op, group_state& g) {
     out.push_back(std::move(ch));
     return out;
   }
+  if (auto* p = std::get_if<prune_op>(&op)) return prune(*p, g);
   auto& d = std::get<delete_op>(op);
   auto rec = read_for_update(d.id, g);
   if (!rec) return rec.err();
   if (!*rec) return make_error(errc::not_found, "task " + std::to_string(d.id) + " not found");
-  const task& t = **rec;
-  if (!is_terminal(t.status)) {
-    return make_error(errc::conflict, "cannot delete task " + std::to_string(t.id) + " in status " +
-                                          to_string(t.status));
+  if (!is_terminal((*rec)->status)) {
+    return make_error(errc::conflict, "cannot delete task " + std::to_string(d.id) + " in status " +
+                                          to_string((*rec)->status));
   }
+  erase_task(g, **rec, out);
+  return out;
+}
+
+void store::erase_task(group_state& g, const task& t, std::vector<task_change>& out) {
   auto& b = g.batch;
   b.Delete(tasks_cf_, keys::task_key(t.id));
   b.Delete(index_cf_, keys::status_key(t.status, t.id));
   b.Delete(index_cf_, keys::type_status_key(t.type, t.status, t.id));
   b.Delete(index_cf_, keys::type_key(t.type, t.id));
+  if (t.finished_at) b.Delete(finished_cf_, keys::finished_key(t.status, *t.finished_at, t.id));
   if (t.idempotency_key) {
     b.Delete(idem_cf_, *t.idempotency_key);
     g.idempotency.erase(*t.idempotency_key);
@@ -396,6 +408,30 @@ result<std::vector<task_change>> store::apply_op(write_op& op, group_state& g) {
   b.Put(changes_cf_, keys::change_key(g.next_seq++), encode_change(true, t));
   g.records[t.id] = std::nullopt;
   out.push_back(std::move(ch));
+}
+
+result<std::vector<task_change>> store::prune(const prune_op& op, group_state& g) {
+  std::vector<task_change> out;
+  std::uint64_t total = 0;
+  {
+    std::lock_guard lock(mu_);
+    for (auto& [type, c] : counts_) total += c[static_cast<int>(op.status)];
+  }
+  std::string prefix = keys::finished_prefix(op.status);
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), finished_cf_));
+  for (it->Seek(prefix); it->Valid() && starts_with(it->key(), prefix) && out.size() < op.limit;
+       it->Next()) {
+    auto k = view(it->key());
+    auto finished_at = static_cast<millis>(keys::get_u64(k, 1));
+    bool too_many = op.keep_max > 0 && total - out.size() > op.keep_max;
+    if (finished_at >= op.finished_before && !too_many) break;
+    auto rec = read_for_update(keys::get_u64(k, 9), g);
+    if (!rec) return rec.err();
+    // The index may trail this group's own writes (a retry, a delete): trust the record.
+    if (!*rec || (*rec)->status != op.status || (*rec)->finished_at != finished_at) continue;
+    erase_task(g, **rec, out);
+  }
+  if (!it->status().ok()) return from_status(it->status(), "read finished index");
   return out;
 }
 

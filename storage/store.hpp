@@ -68,7 +68,17 @@ struct delete_op {
   task_id id = 0;
 };
 
-using write_op = std::variant<create_op, update_op, delete_op>;
+/// Retention: deletes up to `limit` tasks of one finished status, oldest finished first,
+/// while they finished before `finished_before` or more than `keep_max` (0: no bound) of
+/// that status exist. Answers the deleted tasks; fewer than `limit` means done for now.
+struct prune_op {
+  task_status status = task_status::completed;
+  millis finished_before = 0;
+  std::uint64_t keep_max = 0;
+  std::size_t limit = 500;
+};
+
+using write_op = std::variant<create_op, update_op, delete_op, prune_op>;
 using write_result = result<std::vector<task_change>>;
 using write_callback = std::function<void(write_result)>;
 
@@ -159,6 +169,8 @@ private:
   void write_task(group_state& g, const std::optional<task>& before, const task& after,
                   bool log_change);
   void bump_count(group_state& g, std::string_view type, task_status s, std::int64_t delta);
+  void erase_task(group_state& g, const task& t, std::vector<task_change>& out);
+  result<std::vector<task_change>> prune(const prune_op& op, group_state& g);
 
   store_options options_;
   rocksdb::DB* db_ = nullptr;
@@ -170,6 +182,7 @@ private:
   rocksdb::ColumnFamilyHandle* index_cf_ = nullptr;
   rocksdb::ColumnFamilyHandle* changes_cf_ = nullptr;
   rocksdb::ColumnFamilyHandle* idem_cf_ = nullptr;
+  rocksdb::ColumnFamilyHandle* finished_cf_ = nullptr;
 
   // Writer-thread state (next ids) and shared state under mu_.
   std::uint64_t next_id_ = 1;

@@ -219,6 +219,26 @@ void read_limits(const toml::table& root, limits_config& limits, problems& errs)
   read_int(*table, "shutdown_grace_ms", path, 0, 3600000, limits.shutdown_grace_ms, errs);
 }
 
+void read_retention(const toml::table& root, retention_config& r, problems& errs) {
+  const std::string path = "retention";
+  const toml::table* table = read_table(root, "retention", "", errs);
+  if (table == nullptr) return;
+  check_keys(*table, path,
+             {"completed_ms", "completed_max", "failed_ms", "failed_max", "cancelled_ms",
+              "cancelled_max", "change_log_max", "prune_batch", "prune_interval_ms"},
+             errs);
+  constexpr std::int64_t ten_years_ms = 10LL * 365 * 86400000;
+  read_int(*table, "completed_ms", path, 0, ten_years_ms, r.completed_ms, errs);
+  read_int(*table, "completed_max", path, 0, int64_max, r.completed_max, errs);
+  read_int(*table, "failed_ms", path, 0, ten_years_ms, r.failed_ms, errs);
+  read_int(*table, "failed_max", path, 0, int64_max, r.failed_max, errs);
+  read_int(*table, "cancelled_ms", path, 0, ten_years_ms, r.cancelled_ms, errs);
+  read_int(*table, "cancelled_max", path, 0, int64_max, r.cancelled_max, errs);
+  read_int(*table, "change_log_max", path, 1000, int64_max, r.change_log_max, errs);
+  read_int(*table, "prune_batch", path, 1, 100000, r.prune_batch, errs);
+  read_int(*table, "prune_interval_ms", path, 10, 3600000, r.prune_interval_ms, errs);
+}
+
 bool valid_type_name(std::string_view name) {
   if (name.empty() || name.size() > 64) return false;
   for (char c : name) {
@@ -433,10 +453,11 @@ result<config> parse_config(std::string_view toml_text, std::string_view source_
   }
   config cfg;
   problems errs;
-  check_keys(root, "", {"log_level", "server", "limits", "types"}, errs);
+  check_keys(root, "", {"log_level", "server", "limits", "retention", "types"}, errs);
   read_log_level(root, cfg, errs);
   read_server(root, cfg.server, errs);
   read_limits(root, cfg.limits, errs);
+  read_retention(root, cfg.retention, errs);
   read_types(root, cfg, errs);
   if (!errs.empty()) return config_error(errs.joined());
   return cfg;

@@ -43,9 +43,24 @@ struct limits_config {
   millis shutdown_grace_ms = 10000;    // SIGTERM: how long running tasks may finish
 };
 
+/// How long, and how many, finished tasks are kept. 0 means no bound of that kind.
+/// failed_* also applies to abandoned tasks.
+struct retention_config {
+  millis completed_ms = 86400000; // a day
+  std::uint64_t completed_max = 0;
+  millis failed_ms = 604800000; // a week
+  std::uint64_t failed_max = 0;
+  millis cancelled_ms = 604800000; // a week
+  std::uint64_t cancelled_max = 0;
+  std::uint64_t change_log_max = 1000000; // change-log entries kept (the replay window)
+  std::size_t prune_batch = 500;          // tasks deleted per write
+  millis prune_interval_ms = 1000;        // pause between pruning passes
+};
+
 struct config {
   server_config server;
   limits_config limits;
+  retention_config retention;
   std::string log_level = "info"; // trace|debug|info|warn|error|critical|off
   std::map<std::string, type_config, std::less<>> types;
 };

@@ -462,3 +462,22 @@ TEST_CASE("config: find_type, known_type_names, handler names") {
   CHECK(std::string(to_string(handler_kind::exec)) == "exec");
   CHECK(std::string(to_string(handler_kind::webhook)) == "webhook");
 }
+
+TEST_CASE("config: retention keys, defaults and ranges") {
+  config defaults = default_config();
+  CHECK(defaults.retention.completed_ms == 86400000);
+  CHECK(defaults.retention.failed_ms == 604800000);
+  auto r =
+      parse_config("[retention]\ncompleted_ms = 0\ncompleted_max = 100\nchange_log_max = 5000\n"
+                   "[types.a]\nhandler = \"builtin:noop\"\n");
+  REQUIRE(r.ok());
+  CHECK(r->retention.completed_ms == 0);
+  CHECK(r->retention.completed_max == 100);
+  CHECK(r->retention.change_log_max == 5000);
+  auto bad = parse_config("[retention]\nchange_log_max = 10\nprune_batch = 0\nkeep = 1\n"
+                          "[types.a]\nhandler = \"builtin:noop\"\n");
+  REQUIRE(!bad.ok());
+  CHECK(bad.err().message.find("retention.change_log_max") != std::string::npos);
+  CHECK(bad.err().message.find("retention.prune_batch") != std::string::npos);
+  CHECK(bad.err().message.find("retention.keep: unknown key") != std::string::npos);
+}

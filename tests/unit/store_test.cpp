@@ -261,3 +261,96 @@ TEST_CASE("store: submits after close fail cleanly") {
   REQUIRE(!r.ok());
   CHECK(r.err().code == errc::shutting_down);
 }
+
+namespace {
+/// Creates n tasks and drives each to `end` (completed or cancelled).
+void make_finished(store& s, int n, bool complete) {
+  std::vector<task> batch;
+  for (int i = 0; i < n; ++i) batch.push_back(new_task("a"));
+  auto created = commit(s, create_op{batch});
+  REQUIRE(created.ok());
+  for (auto& ch : *created) {
+    task_id id = ch.after.id;
+    if (complete) {
+      REQUIRE(commit(s, update_op{id, [](task& t) { return start_attempt(t, 1); }, true}).ok());
+      REQUIRE(
+          commit(s, update_op{id, [](task& t) { return complete_attempt(t, 1, now_ms()); }, true})
+              .ok());
+    } else {
+      REQUIRE(
+          commit(s, update_op{id, [](task& t) { return cancel_task(t, now_ms()); }, true}).ok());
+    }
+  }
+}
+} // namespace
+
+TEST_CASE("store: pruning by age deletes finished tasks oldest first, in batches") {
+  temp_dir dir;
+  auto s = open_store(dir);
+  make_finished(*s, 7, true);
+  make_finished(*s, 2, false);
+  REQUIRE(commit(*s, create_op{{new_task("a")}}).ok()); // pending: never pruned
+
+  prune_op op;
+  op.status = task_status::completed;
+  op.finished_before = now_ms() + 1000;
+  op.limit = 5;
+  auto first = commit(*s, op);
+  REQUIRE(first.ok());
+  CHECK(first->size() == 5);
+  CHECK(first->front().deleted);
+  CHECK(first->front().after.id == 1);
+  auto second = commit(*s, op);
+  REQUIRE(second.ok());
+  CHECK(second->size() == 2);
+  CHECK(commit(*s, op)->empty());
+  CHECK(s->counts()["a"][static_cast<int>(task_status::completed)] == 0);
+  CHECK(s->list({task_status::completed, std::nullopt, 0, 100})->tasks.empty());
+  CHECK(s->list({task_status::cancelled, std::nullopt, 0, 100})->tasks.size() == 2);
+  CHECK(s->list({task_status::pending, std::nullopt, 0, 100})->tasks.size() == 1);
+  CHECK(s->changes_since(0, 10000)->back().deleted);
+
+  op.finished_before = 0; // nothing is old enough
+  op.status = task_status::cancelled;
+  CHECK(commit(*s, op)->empty());
+}
+
+TEST_CASE("store: pruning by count keeps the newest max tasks") {
+  temp_dir dir;
+  auto s = open_store(dir);
+  make_finished(*s, 6, true);
+  prune_op op;
+  op.status = task_status::completed;
+  op.keep_max = 4;
+  auto r = commit(*s, op);
+  REQUIRE(r.ok());
+  REQUIRE(r->size() == 2);
+  CHECK(r->at(0).after.id == 1);
+  CHECK(r->at(1).after.id == 2);
+  auto left = s->list({task_status::completed, std::nullopt, 0, 100});
+  CHECK(left->tasks.size() == 4);
+  CHECK(left->tasks.front().id == 3);
+}
+
+TEST_CASE("store: a retried task leaves the finished index") {
+  temp_dir dir;
+  auto s = open_store(dir);
+  task t = new_task("a");
+  t.max_attempts = 1;
+  REQUIRE(commit(*s, create_op{{t}}).ok());
+  REQUIRE(commit(*s, update_op{1, [](task& x) { return start_attempt(x, 1); }, true}).ok());
+  REQUIRE(commit(*s, update_op{1,
+                               [](task& x) -> status {
+                                 auto r = fail_attempt(x, "e", true, 2);
+                                 if (!r) return r.err();
+                                 return ok_status();
+                               },
+                               true})
+              .ok());
+  REQUIRE(commit(*s, update_op{1, [](task& x) { return retry_task(x, 3); }, true}).ok());
+  prune_op op;
+  op.status = task_status::failed;
+  op.finished_before = now_ms() + 1000;
+  CHECK(commit(*s, op)->empty());
+  CHECK(s->get(1)->has_value());
+}
