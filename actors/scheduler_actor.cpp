@@ -86,9 +86,10 @@ void deliver(self_ptr self, std::uint64_t request, const write_result& r) {
   self->state.promises.erase(it);
 }
 
-std::uint64_t remember(self_ptr self) {
+/// Keeps the promise of the request being handled until its write commits.
+std::uint64_t remember(self_ptr self, caf::response_promise rp) {
   auto id = self->state.next_request++;
-  self->state.promises.emplace(id, self->make_response_promise());
+  self->state.promises.emplace(id, std::move(rp));
   return id;
 }
 
@@ -215,7 +216,8 @@ void dispatch(self_ptr self) {
     start(self, e.id, "", true);
   }
   for (auto& [name, ts] : st.types) {
-    while (ts.running < ts.cfg->concurrency && !ts.ready.empty()) {
+    const std::int32_t limit = ts.cfg ? ts.cfg->concurrency : 1;
+    while (ts.running < limit && !ts.ready.empty()) {
       auto e = ts.ready.pop_front();
       if (st.running.count(e.id)) continue;
       start(self, e.id, name, false);
@@ -281,7 +283,11 @@ void on_committed(self_ptr self, commit_event& ev) {
     if (!ev.result) {
       for (auto& [type, n] : ev.reserved) st.pending->add(type, -static_cast<std::int64_t>(n));
     } else {
-      for (auto& ch : *ev.result) account(self, ev.kind, ch);
+      for (auto& ch : *ev.result) {
+        // Answered over the admission bound: nothing was reserved, nothing to release.
+        if (ch.existed && ev.reserved.empty()) continue;
+        account(self, ev.kind, ch);
+      }
     }
     break;
   case commit_kind::start: on_started(self, ev); break;
@@ -354,23 +360,34 @@ void on_create(self_ptr self, boxed<std::vector<task>> tasks, caf::response_prom
     return;
   }
   std::map<std::string, std::uint64_t, std::less<>> wanted;
-  for (auto& t : *tasks) wanted[t.type] += 1;
-  if (auto ok = st.pending->admit(wanted); !ok) {
-    rp.deliver(make_boxed<write_result>(ok.err()));
-    return;
+  bool has_keys = false;
+  for (auto& t : *tasks) {
+    wanted[t.type] += 1;
+    has_keys = has_keys || t.idempotency_key.has_value();
   }
   commit_event ev{commit_kind::create};
-  ev.reserved = std::move(wanted);
-  ev.request = st.next_request++;
-  st.promises.emplace(ev.request, std::move(rp));
-  st.deps.db->submit(create_op{std::move(*tasks)}, post_commit(self, std::move(ev)));
+  create_op op{std::move(*tasks), std::nullopt};
+  if (auto ok = st.pending->admit(wanted); !ok) {
+    // A client repeating a create after a lost response must get its task back, not 429:
+    // let the store answer the keys it knows and refuse only what would be new.
+    if (!has_keys) {
+      rp.deliver(make_boxed<write_result>(ok.err()));
+      return;
+    }
+    op.refuse_new = ok.err();
+  } else {
+    ev.reserved = std::move(wanted);
+  }
+  ev.request = remember(self, std::move(rp));
+  st.deps.db->submit(std::move(op), post_commit(self, std::move(ev)));
 }
 
 template <class Apply>
-void submit_update(self_ptr self, commit_kind kind, task_id id, Apply apply) {
+void submit_update(self_ptr self, commit_kind kind, task_id id, Apply apply,
+                   caf::response_promise rp) {
   commit_event ev{kind};
   ev.id = id;
-  ev.request = remember(self);
+  ev.request = remember(self, std::move(rp));
   self->state.deps.db->submit(update_op{id, std::move(apply), true},
                               post_commit(self, std::move(ev)));
 }
@@ -389,9 +406,16 @@ caf::behavior scheduler(self_ptr self, scheduler_deps deps) {
     ts.ready = bounded_window<ready_entry>(deps.window_capacity);
     ts.ready.mark_incomplete();
   }
-  for (auto& [type, counts] : deps.db->counts())
-    st.pending->add(type,
-                    static_cast<std::int64_t>(counts[static_cast<int>(task_status::pending)]));
+  for (auto& [type, counts] : deps.db->counts()) {
+    auto pending = counts[static_cast<int>(task_status::pending)];
+    st.pending->add(type, static_cast<std::int64_t>(pending));
+    if (pending == 0 || st.types.count(type)) continue;
+    // A type removed from the config: its tasks still dispatch, one at a time, and
+    // fail in on_started with a clear error instead of staying pending forever.
+    auto& ts = st.types[type];
+    ts.ready = bounded_window<ready_entry>(deps.window_capacity);
+    ts.ready.mark_incomplete();
+  }
 
   self->set_down_handler([=](caf::down_msg& msg) {
     for (auto& [id, rt] : self->state.running) {
@@ -412,8 +436,8 @@ caf::behavior scheduler(self_ptr self, scheduler_deps deps) {
       },
       [=](cancel_atom, task_id id) -> caf::result<boxed<write_result>> {
         auto rp = self->make_response_promise<boxed<write_result>>();
-        submit_update(self, commit_kind::cancel, id,
-                      [](task& t) { return cancel_task(t, now_ms()); });
+        submit_update(
+            self, commit_kind::cancel, id, [](task& t) { return cancel_task(t, now_ms()); }, rp);
         return rp;
       },
       [=](retry_atom, task_id id) -> caf::result<boxed<write_result>> {
@@ -422,15 +446,15 @@ caf::behavior scheduler(self_ptr self, scheduler_deps deps) {
           return make_boxed<write_result>(
               make_error(errc::shutting_down, "taskd is shutting down"));
         }
-        submit_update(self, commit_kind::retry, id,
-                      [](task& t) { return retry_task(t, now_ms()); });
+        submit_update(
+            self, commit_kind::retry, id, [](task& t) { return retry_task(t, now_ms()); }, rp);
         return rp;
       },
       [=](delete_atom, task_id id) -> caf::result<boxed<write_result>> {
         auto rp = self->make_response_promise<boxed<write_result>>();
         commit_event ev{commit_kind::remove};
         ev.id = id;
-        ev.request = remember(self);
+        ev.request = remember(self, rp);
         self->state.deps.db->submit(delete_op{id}, post_commit(self, std::move(ev)));
         return rp;
       },

@@ -301,12 +301,12 @@ void route(const exchange& ex, const request& req) {
   }
   // GET /healthz: the process is up.
   if (parts.size() == 1 && parts[0] == "healthz") {
-    if (method != verb::get) return not_allowed();
+    if (method != verb::get && method != verb::head) return not_allowed();
     return ex.json(200, json::object{{"status", "ok"}});
   }
   // GET /readyz: store open and recovery done.
   if (parts.size() == 1 && parts[0] == "readyz") {
-    if (method != verb::get) return not_allowed();
+    if (method != verb::get && method != verb::head) return not_allowed();
     bool ready = ex.ctx.ready && ex.ctx.ready->load();
     return ex.json(ready ? 200 : 503, json::object{{"ready", ready}});
   }

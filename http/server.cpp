@@ -43,6 +43,29 @@ private:
     parser_.emplace();
     parser_->body_limit(options_.max_body_bytes);
     stream_.expires_after(read_timeout);
+    beast_http::async_read_header(
+        stream_, buffer_, *parser_,
+        [self = shared_from_this()](beast::error_code ec, std::size_t) { self->on_header(ec); });
+  }
+
+  // Clients such as curl send `Expect: 100-continue` and wait for the interim response
+  // before sending a body (RFC 9110 10.1.1); answer it, then read the body.
+  void on_header(beast::error_code ec) {
+    if (ec) return on_read(ec);
+    auto& req = parser_->get();
+    if (beast::iequals(req[beast_http::field::expect], "100-continue") && !parser_->is_done()) {
+      auto cont = std::make_shared<beast_http::response<beast_http::empty_body>>(
+          beast_http::status::continue_, req.version());
+      return beast_http::async_write(
+          stream_, *cont, [self = shared_from_this(), cont](beast::error_code ec, std::size_t) {
+            if (ec) return self->close();
+            self->read_body();
+          });
+    }
+    read_body();
+  }
+
+  void read_body() {
     beast_http::async_read(
         stream_, buffer_, *parser_,
         [self = shared_from_this()](beast::error_code ec, std::size_t) { self->on_read(ec); });

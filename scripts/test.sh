@@ -22,7 +22,11 @@ step "unit and integration tests"
 (cd build && ctest --output-on-failure --timeout 300 -j2)
 
 step "ASan/UBSan unit tests"
-scripts/build.sh build-asan -DTASKD_SANITIZE=ON -DTASKD_INTEGRATION_TESTS=OFF -DCMAKE_BUILD_TYPE=Debug
+if [ ! -f build-asan/build.ninja ]; then
+  cmake -S . -B build-asan -G Ninja -DTASKD_SANITIZE=ON -DTASKD_INTEGRATION_TESTS=OFF \
+    -DCMAKE_BUILD_TYPE=Debug >/dev/null
+fi
+cmake --build build-asan --target unit_tests --parallel "$(nproc)"
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
   build-asan/unit_tests
 

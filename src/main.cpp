@@ -14,6 +14,7 @@
 #include "actors/scheduler_actor.hpp"
 #include "http/api.hpp"
 #include "src/config/config.hpp"
+#include "src/handlers/handlers.hpp"
 
 using namespace taskd;
 
@@ -134,6 +135,7 @@ int main(int argc, char** argv) {
     // Attempts still running stay in_progress on disk and are recovered as stalled at the
     // next start; their threads may be blocked in handlers, so do not wait for them.
     spdlog::warn("grace period over with tasks still running; they will be retried on restart");
+    kill_running_exec_children();
     spdlog::shutdown();
     std::_Exit(0);
   }

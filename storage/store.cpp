@@ -348,6 +348,11 @@ result<std::vector<task_change>> store::apply_op(write_op& op, group_state& g) {
       ch.after = t;
       out.push_back(std::move(ch));
     }
+    if (c->refuse_new) {
+      for (auto& ch : out)
+        if (!ch.existed) return *c->refuse_new;
+      return out;
+    }
     for (auto& ch : out) {
       if (ch.existed) continue;
       if (ch.after.idempotency_key) {

@@ -51,8 +51,11 @@ struct task_change {
 };
 
 /// Creates tasks (ids and timestamps are assigned by the store). All or nothing.
+/// With `refuse_new`, only tasks whose idempotency key already exists are answered;
+/// if any task would be new, nothing is written and `refuse_new` is the error.
 struct create_op {
   std::vector<task> tasks;
+  std::optional<error> refuse_new = std::nullopt;
 };
 
 /// Read-modify-write of one task: `apply` is a lifecycle function; an error from it

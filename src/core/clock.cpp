@@ -94,6 +94,10 @@ std::optional<millis> parse_rfc3339(std::string_view s) {
   tm.tm_min = min;
   tm.tm_sec = sec;
   std::time_t t = timegm(&tm);
+  // timegm normalises 2026-02-31 to March 3rd: refuse dates that do not exist.
+  std::tm check{};
+  gmtime_r(&t, &check);
+  if (check.tm_mday != day || check.tm_mon != mon - 1) return std::nullopt;
   return (static_cast<millis>(t) - offset_s) * 1000 + frac_ms;
 }
 

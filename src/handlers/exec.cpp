@@ -1,7 +1,8 @@
 // The exec handler: runs a command in its own process group, feeds it the task on stdin
 // and turns its exit status and output into a handler_outcome.
 //
-// Thread-safety: no global state is touched. The calling thread's signal mask is changed
+// Thread-safety: the only global state is the set of live process groups (under a mutex),
+// for kill_running_exec_children. The calling thread's signal mask is changed
 // only for the duration of the call (SIGPIPE blocked), and only our own child is waited for.
 
 #include "src/handlers/handlers.hpp"
@@ -16,6 +17,8 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <mutex>
+#include <set>
 #include <cerrno>
 #include <chrono>
 #include <climits>
@@ -482,6 +485,33 @@ handler_outcome outcome_from_status(std::optional<int> status, const child_io& i
 
 } // namespace
 
+namespace {
+
+// Process groups of commands now running, so a shutdown can kill what it stops waiting for.
+std::mutex live_groups_mu;
+std::set<pid_t> live_groups;
+
+struct live_group {
+  explicit live_group(pid_t pgid) : pgid_(pgid) {
+    std::lock_guard lock(live_groups_mu);
+    live_groups.insert(pgid_);
+  }
+  ~live_group() {
+    std::lock_guard lock(live_groups_mu);
+    live_groups.erase(pgid_);
+  }
+  live_group(const live_group&) = delete;
+  live_group& operator=(const live_group&) = delete;
+  pid_t pgid_;
+};
+
+} // namespace
+
+void kill_running_exec_children() {
+  std::lock_guard lock(live_groups_mu);
+  for (pid_t pgid : live_groups) kill_group(pgid);
+}
+
 handler_outcome run_exec(const std::vector<std::string>& argv, const std::string& stdin_data,
                          millis timeout_ms) {
   if (argv.empty() || argv.front().empty())
@@ -503,6 +533,7 @@ handler_outcome run_exec(const std::vector<std::string>& argv, const std::string
   if (rc == 0) rc = config.spawn(argv, pid);
   if (rc != 0) return failed(cannot_start + errno_text(rc));
   child_process child(pid);
+  live_group registered(pid);
   // Only the child may hold these now, or we would never see EOF.
   child_in.reset();
   child_out.reset();

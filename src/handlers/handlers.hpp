@@ -29,6 +29,9 @@ inline constexpr std::size_t exec_stderr_tail_bytes = 4096;
 handler_outcome run_exec(const std::vector<std::string>& argv, const std::string& stdin_data,
                          millis timeout_ms);
 
+/// Kills the process group of every exec command still running (shutdown past its grace).
+void kill_running_exec_children();
+
 /// POSTs `body_json` to `url` (http only). 2xx: success, body parsed as JSON (or kept
 /// as a string). 4xx: failed, not retryable. 5xx, timeout, connection error: retryable.
 handler_outcome run_webhook(const std::string& url, const std::string& body_json,

@@ -103,11 +103,12 @@ TEST_CASE("integration: create rejects malformed and invalid bodies") {
   for (const char* v : {"-1", "\"10\"", "1.5", "400000000000000"})
     expect_error(post(std::string(R"({"type": "echo", "delay_ms": )") + v + "}"), 400,
                  "invalid_request", "delay_ms");
-  for (const char* v : {"\"tomorrow\"", "5", "\"2026-13-45T99:00:00Z\"", "\"9999-01-01T00:00:00Z\""})
+  for (const char* v :
+       {"\"tomorrow\"", "5", "\"2026-13-45T99:00:00Z\"", "\"9999-01-01T00:00:00Z\""})
     expect_error(post(std::string(R"({"type": "echo", "run_at": )") + v + "}"), 400,
                  "invalid_request", "run_at");
-  expect_error(post(R"({"type": "echo", "delay_ms": 10, "run_at": "2030-01-01T00:00:00Z"})"),
-               400, "invalid_request", "not both");
+  expect_error(post(R"({"type": "echo", "delay_ms": 10, "run_at": "2030-01-01T00:00:00Z"})"), 400,
+               "invalid_request", "not both");
   for (const char* v : {"0", "-5", "86400001", "\"1s\""})
     expect_error(post(std::string(R"({"type": "echo", "timeout_ms": )") + v + "}"), 400,
                  "invalid_request", "timeout_ms");
@@ -204,6 +205,8 @@ TEST_CASE("integration: a body over server.max_body_bytes gets 413") {
     many.push_back(json::object{{"type", "echo"}, {"payload", std::string(2000, 'y')}});
   expect_error(c.post_raw("/api/v1/tasks/batch", json::serialize(json::object{{"tasks", many}})),
                413, "payload_too_large");
+  CHECK(list_all(c).empty());
+  CHECK(c.get("/healthz").status == 200);
   // A body just under the limit is accepted (proves the limit is the configured one).
   std::string fits = R"({"type": "echo", "payload": ")" + std::string(3000, 'x') + "\"}";
   auto ok = c.post_raw("/api/v1/tasks", fits);
@@ -235,4 +238,48 @@ TEST_CASE("integration: garbage on the wire does not hurt the server") {
   CHECK_MESSAGE(reply.rfind("HTTP/1.1 200", 0) == 0, reply);
   CHECK(d.running());
   expect_untouched(d);
+}
+
+TEST_CASE("integration: a bad config is reported by key and stops startup") {
+  taskd_options o;
+  o.start = false;
+  o.config_toml = R"(
+log_level = "info"
+
+[limits]
+max_batch = 0
+
+[types.echo]
+handler = "builtin:echo"
+concurrancy = 4
+
+[types.bad]
+handler = "builtin:nothing"
+)";
+  taskd_process d(o);
+  std::string good = d.dir() + "/good.toml";
+  write_file(good, config_with(error_types));
+
+  auto ok = run_command({TASKD_BINARY, "--check-config", good});
+  CHECK_MESSAGE(ok.exit_code == 0, ok.output);
+  CHECK(ok.output.find("ok") != std::string::npos);
+  CHECK(ok.output.find("echo") != std::string::npos);
+
+  // Every problem at once, each line led by its dotted key.
+  auto bad = run_command({TASKD_BINARY, "--check-config", d.dir() + "/taskd.toml"});
+  CHECK(bad.exit_code == 1);
+  CHECK_MESSAGE(bad.output.find("limits.max_batch") != std::string::npos, bad.output);
+  CHECK_MESSAGE(bad.output.find("types.echo.concurrancy") != std::string::npos, bad.output);
+  CHECK_MESSAGE(bad.output.find("did you mean \"concurrency\"") != std::string::npos, bad.output);
+  CHECK_MESSAGE(bad.output.find("types.bad.handler") != std::string::npos, bad.output);
+
+  // Starting with it fails fast instead of running with defaults.
+  auto start =
+      run_command({TASKD_BINARY, "--config", d.dir() + "/taskd.toml", "--listen",
+                   "127.0.0.1:" + std::to_string(free_port()), "--data-dir", d.dir() + "/data"});
+  CHECK(start.exit_code == 2);
+  CHECK(start.output.find("types.echo.concurrancy") != std::string::npos);
+  auto missing = run_command({TASKD_BINARY, "--check-config", d.dir() + "/nope.toml"});
+  CHECK(missing.exit_code == 1);
+  CHECK(missing.output.find("nope.toml") != std::string::npos);
 }

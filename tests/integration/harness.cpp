@@ -133,11 +133,10 @@ struct http_client::impl {
     parser.header_limit(1u << 20);
     std::size_t before = buffer.size();
     stream->expires_after(timeout);
-    bhttp::async_read(*stream, buffer, parser,
-                      [&](beast::error_code ec, std::size_t n) {
-                        result = ec;
-                        received_any = n > 0 || buffer.size() > before;
-                      });
+    bhttp::async_read(*stream, buffer, parser, [&](beast::error_code ec, std::size_t n) {
+      result = ec;
+      received_any = n > 0 || buffer.size() > before;
+    });
     run();
     if (result) return result;
     auto res = parser.release();
@@ -170,8 +169,10 @@ http_response http_client::request(const std::string& method, const std::string&
   bhttp::request<bhttp::string_body> req;
   req.version(11);
   auto verb = bhttp::string_to_verb(method);
-  if (verb == bhttp::verb::unknown) req.method_string(method);
-  else req.method(verb);
+  if (verb == bhttp::verb::unknown)
+    req.method_string(method);
+  else
+    req.method(verb);
   req.target(target);
   req.set(bhttp::field::host, impl_->host + ":" + std::to_string(impl_->port));
   req.keep_alive(true);
@@ -209,9 +210,8 @@ http_response http_client::post(const std::string& target, const json::value& bo
   return request("POST", target, json::serialize(body));
 }
 
-http_response http_request(const std::string& host, std::uint16_t port,
-                           const std::string& method, const std::string& target,
-                           const std::string& body, ms timeout) {
+http_response http_request(const std::string& host, std::uint16_t port, const std::string& method,
+                           const std::string& target, const std::string& body, ms timeout) {
   http_client c(host, port, timeout);
   return c.request(method, target, body);
 }
@@ -272,6 +272,40 @@ std::string raw_exchange(std::uint16_t port, const std::string& bytes, ms timeou
   if (send_all(fd, bytes)) read_until_closed(fd, out, steady::now() + timeout);
   ::close(fd);
   return out;
+}
+
+raw_connection::raw_connection(std::uint16_t port) : fd_(connect_loopback(port)) {}
+
+raw_connection::~raw_connection() {
+  if (fd_ >= 0) ::close(fd_);
+}
+
+bool raw_connection::send(const std::string& bytes) { return fd_ >= 0 && send_all(fd_, bytes); }
+
+int count_of(const std::string& haystack, const std::string& needle) {
+  int n = 0;
+  for (auto pos = haystack.find(needle); pos != std::string::npos;
+       pos = haystack.find(needle, pos + needle.size()))
+    ++n;
+  return n;
+}
+
+std::string raw_connection::read_until(const std::string& needle, ms timeout, int count) {
+  auto deadline = steady::now() + timeout;
+  char buf[4096];
+  while (fd_ >= 0 && count_of(received_, needle) < count) {
+    auto left = std::chrono::duration_cast<ms>(deadline - steady::now()).count();
+    if (left <= 0) break;
+    pollfd p{fd_, POLLIN, 0};
+    int r = ::poll(&p, 1, static_cast<int>(left));
+    if (r < 0 && errno == EINTR) continue;
+    if (r <= 0) break;
+    ssize_t n = ::recv(fd_, buf, sizeof buf, 0);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;
+    received_.append(buf, static_cast<std::size_t>(n));
+  }
+  return received_;
 }
 
 std::uint16_t free_port() {
@@ -397,8 +431,8 @@ void taskd_process::start() {
     if (r.status == 200) return;
     std::this_thread::sleep_for(10ms); // poll interval, not a wait for a condition
   }
-  FAIL("taskd did not answer /healthz within " << options_.ready_timeout.count()
-                                                << " ms; log:\n" << log());
+  FAIL("taskd did not answer /healthz within " << options_.ready_timeout.count() << " ms; log:\n"
+                                               << log());
 }
 
 void taskd_process::kill9() {
@@ -410,8 +444,17 @@ void taskd_process::kill9() {
 }
 
 int taskd_process::terminate(ms timeout) {
+  send_signal(SIGTERM);
+  return wait_exit(timeout);
+}
+
+void taskd_process::send_signal(int sig) {
   REQUIRE_MESSAGE(pid_ > 0, "taskd is not running");
-  ::kill(pid_, SIGTERM);
+  ::kill(pid_, sig);
+}
+
+int taskd_process::wait_exit(ms timeout) {
+  REQUIRE_MESSAGE(pid_ > 0, "taskd is not running");
   auto deadline = steady::now() + timeout;
   for (;;) {
     int st = 0;
@@ -424,8 +467,7 @@ int taskd_process::terminate(ms timeout) {
     }
     if (steady::now() >= deadline) {
       kill9();
-      FAIL("taskd did not exit within " << timeout.count() << " ms of SIGTERM; log:\n"
-                                        << log());
+      FAIL("taskd did not exit within " << timeout.count() << " ms; log:\n" << log());
     }
     std::this_thread::sleep_for(5ms);
   }
@@ -451,6 +493,45 @@ std::string taskd_process::log() const {
   // The tail is what matters in a failure message.
   if (text.size() > 8000) text = "..." + text.substr(text.size() - 8000);
   return text;
+}
+
+command_result run_command(const std::vector<std::string>& argv, ms timeout) {
+  char tmpl[] = "/tmp/taskd-it-out-XXXXXX";
+  int out_fd = ::mkstemp(tmpl);
+  REQUIRE(out_fd >= 0);
+  std::vector<std::string> args = argv;
+  std::vector<char*> cargv;
+  for (auto& a : args) cargv.push_back(a.data());
+  cargv.push_back(nullptr);
+  posix_spawn_file_actions_t fa;
+  ::posix_spawn_file_actions_init(&fa);
+  ::posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+  ::posix_spawn_file_actions_adddup2(&fa, out_fd, 1);
+  ::posix_spawn_file_actions_adddup2(&fa, out_fd, 2);
+  ::posix_spawn_file_actions_addclosefrom_np(&fa, 3);
+  pid_t pid = -1;
+  int rc = ::posix_spawnp(&pid, cargv[0], &fa, nullptr, cargv.data(), environ);
+  ::posix_spawn_file_actions_destroy(&fa);
+  ::close(out_fd);
+  command_result out;
+  if (rc != 0) {
+    ::unlink(tmpl);
+    FAIL("cannot run " << argv[0] << ": " << std::strerror(rc));
+  }
+  auto deadline = steady::now() + timeout;
+  int st = 0;
+  while (::waitpid(pid, &st, WNOHANG) != pid) {
+    if (steady::now() >= deadline) {
+      ::kill(pid, SIGKILL);
+      ::waitpid(pid, &st, 0);
+      break;
+    }
+    std::this_thread::sleep_for(5ms);
+  }
+  out.exit_code = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+  out.output = read_file(tmpl);
+  ::unlink(tmpl);
+  return out;
 }
 
 // ---------------------------------------------------------------------------------------
@@ -515,14 +596,14 @@ namespace {
 
 const char* reason_phrase(int status) {
   switch (status) {
-    case 200: return "OK";
-    case 201: return "Created";
-    case 204: return "No Content";
-    case 400: return "Bad Request";
-    case 404: return "Not Found";
-    case 500: return "Internal Server Error";
-    case 503: return "Service Unavailable";
-    default: return "Status";
+  case 200: return "OK";
+  case 201: return "Created";
+  case 204: return "No Content";
+  case 400: return "Bad Request";
+  case 404: return "Not Found";
+  case 500: return "Internal Server Error";
+  case 503: return "Service Unavailable";
+  default: return "Status";
   }
 }
 
@@ -583,8 +664,8 @@ void test_http_server::serve() {
         std::lock_guard<std::mutex> lock(mu_);
         requests_.push_back(*req);
       }
-      std::string out = "HTTP/1.1 " + std::to_string(res.status) + " " +
-                        reason_phrase(res.status) + "\r\nContent-Type: " + res.content_type +
+      std::string out = "HTTP/1.1 " + std::to_string(res.status) + " " + reason_phrase(res.status) +
+                        "\r\nContent-Type: " + res.content_type +
                         "\r\nContent-Length: " + std::to_string(res.body.size()) +
                         "\r\nConnection: close\r\n\r\n" + res.body;
       send_all(fd, out);

@@ -43,7 +43,8 @@ struct http_response {
 };
 
 /// One keep-alive connection, opened lazily and reopened when the server closed it.
-/// Not thread-safe: one client per thread.
+/// Blocking calls, but every exchange has a deadline (`timeout`): a hung server gives
+/// status 0 instead of a hung test. Not thread-safe: one client per thread.
 class http_client {
 public:
   http_client(std::string host, std::uint16_t port, ms timeout = 20s);
@@ -67,13 +68,34 @@ private:
 };
 
 /// A one-off request on a fresh connection.
-http_response http_request(const std::string& host, std::uint16_t port,
-                           const std::string& method, const std::string& target,
-                           const std::string& body = "", ms timeout = 20s);
+http_response http_request(const std::string& host, std::uint16_t port, const std::string& method,
+                           const std::string& target, const std::string& body = "",
+                           ms timeout = 20s);
 
 /// Sends raw bytes on a fresh TCP connection and returns what came back until the server
 /// closed the connection or `timeout` passed.
 std::string raw_exchange(std::uint16_t port, const std::string& bytes, ms timeout = 3s);
+
+/// A plain TCP connection for protocol-level tests (several steps on one socket).
+class raw_connection {
+public:
+  explicit raw_connection(std::uint16_t port);
+  ~raw_connection();
+  raw_connection(const raw_connection&) = delete;
+  raw_connection& operator=(const raw_connection&) = delete;
+  bool connected() const { return fd_ >= 0; }
+  bool send(const std::string& bytes);
+  /// Everything received so far once it contains `needle` `count` times, the peer closed,
+  /// or `timeout` passed.
+  std::string read_until(const std::string& needle, ms timeout, int count = 1);
+
+private:
+  int fd_ = -1;
+  std::string received_;
+};
+
+/// Occurrences of `needle` in `haystack`.
+int count_of(const std::string& haystack, const std::string& needle);
 
 /// A port that was free a moment ago (bind port 0, read it, close).
 std::uint16_t free_port();
@@ -107,6 +129,10 @@ public:
   /// SIGTERM and wait; returns the exit code (128 + signal when killed by one). Fails the
   /// test if the process is still running after `timeout` (and then kills it).
   int terminate(ms timeout = 20s);
+  /// Sends `sig` without waiting (e.g. SIGTERM, then probe the draining server).
+  void send_signal(int sig);
+  /// Waits for the process to exit; returns as terminate() does.
+  int wait_exit(ms timeout = 20s);
   /// Stops (kill -9) if still running, then starts on the same data dir and port.
   void restart();
   bool running();
@@ -127,6 +153,13 @@ private:
   std::uint16_t port_ = 0;
   pid_t pid_ = -1;
 };
+
+/// Runs a command to completion (no shell), stdout and stderr captured together.
+struct command_result {
+  int exit_code = -1; // 128 + signal when killed by one
+  std::string output;
+};
+command_result run_command(const std::vector<std::string>& argv, ms timeout = 10s);
 
 // ---------------------------------------------------------------------------------------
 // Polling

@@ -25,7 +25,8 @@ std::string error_of(std::string_view body) {
 TEST_CASE("create request: defaults come from the type's config") {
   auto t = parse(R"({"type":"echo","payload":{"x":1}})");
   REQUIRE(t.ok());
-  const auto& cfg = *find_type(default_config(), "echo");
+  const config defaults = default_config();
+  const auto& cfg = *find_type(defaults, "echo");
   CHECK(t->type == "echo");
   CHECK(t->max_attempts == cfg.max_attempts);
   CHECK(t->timeout_ms == cfg.timeout_ms);

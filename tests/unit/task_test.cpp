@@ -67,6 +67,8 @@ TEST_CASE("clock: RFC3339 formats with milliseconds and parses offsets") {
   CHECK(!parse_rfc3339("2023-13-14T22:13:20Z"));
   CHECK(!parse_rfc3339("2023-11-14T22:13:20"));
   CHECK(!parse_rfc3339("2023-11-14T22:13:20Zjunk"));
+  CHECK(!parse_rfc3339("2026-02-31T00:00:00Z")); // does not exist
+  CHECK(parse_rfc3339("2024-02-29T00:00:00Z"));  // leap day
 }
 
 TEST_CASE("keys: ready keys sort in dispatch order") {
