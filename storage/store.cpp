@@ -245,13 +245,7 @@ void store::commit_group(std::vector<queued>& group) {
 
 result<std::optional<task>> store::read_for_update(task_id id, group_state& g) {
   if (auto it = g.records.find(id); it != g.records.end()) return it->second;
-  std::string v;
-  auto st = db_->Get(rocksdb::ReadOptions(), tasks_cf_, keys::task_key(id), &v);
-  if (st.IsNotFound()) return std::optional<task>{};
-  if (!st.ok()) return from_status(st, "read task");
-  auto t = decode_task(v);
-  if (!t) return make_error(errc::storage_error, "corrupt record for task " + std::to_string(id));
-  return std::optional<task>(std::move(*t));
+  return get(id);
 }
 
 void store::bump_count(group_state& g, std::string_view type, task_status s, std::int64_t delta) {

@@ -6,6 +6,7 @@
 // only for the duration of the call (SIGPIPE blocked), and only our own child is waited for.
 
 #include "src/handlers/handlers.hpp"
+#include "src/handlers/output.hpp"
 
 #include <fcntl.h>
 #include <poll.h>
@@ -69,82 +70,13 @@ private:
 
 std::string errno_text(int err) { return std::generic_category().message(err); }
 
-handler_outcome failed(std::string error, bool retryable = true) {
-  handler_outcome out;
-  out.success = false;
-  out.error = std::move(error);
-  out.retryable = retryable;
-  return out;
-}
-
-std::string_view trim(std::string_view s) {
-  constexpr std::string_view space = " \t\r\n\f\v";
-  const auto first = s.find_first_not_of(space);
-  if (first == std::string_view::npos) return {};
-  return s.substr(first, s.find_last_not_of(space) - first + 1);
-}
-
-// Length of the well-formed UTF-8 sequence starting at s[i], or 0 if there is none.
-std::size_t utf8_sequence_length(std::string_view s, std::size_t i) {
-  const auto lead = static_cast<unsigned char>(s[i]);
-  if (lead < 0x80) return 1;
-  std::size_t len = 0;
-  std::uint32_t cp = 0;
-  std::uint32_t min_cp = 0;
-  if ((lead & 0xE0) == 0xC0) {
-    len = 2, cp = lead & 0x1F, min_cp = 0x80;
-  } else if ((lead & 0xF0) == 0xE0) {
-    len = 3, cp = lead & 0x0F, min_cp = 0x800;
-  } else if ((lead & 0xF8) == 0xF0) {
-    len = 4, cp = lead & 0x07, min_cp = 0x10000;
-  } else {
-    return 0;
-  }
-  if (i + len > s.size()) return 0;
-  for (std::size_t k = 1; k < len; ++k) {
-    const auto b = static_cast<unsigned char>(s[i + k]);
-    if ((b & 0xC0) != 0x80) return 0;
-    cp = (cp << 6) | (b & 0x3F);
-  }
-  if (cp < min_cp || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) return 0;
-  return len;
-}
-
-// Child output ends up in JSON strings (results, errors), which must be valid UTF-8;
-// undecodable bytes become U+FFFD.
-std::string to_valid_utf8(std::string_view s) {
-  std::string out;
-  out.reserve(s.size());
-  for (std::size_t i = 0; i < s.size();) {
-    const std::size_t len = utf8_sequence_length(s, i);
-    if (len == 0) {
-      out += "\xEF\xBF\xBD";
-      ++i;
-    } else {
-      out.append(s.data() + i, len);
-      i += len;
-    }
-  }
-  return out;
-}
-
-// stdout of a successful run: JSON if it parses, else the (trimmed) text, empty is null.
-boost::json::value output_to_json(std::string_view raw) {
-  const std::string_view text = trim(raw);
-  if (text.empty()) return nullptr;
-  boost::system::error_code ec;
-  boost::json::value parsed = boost::json::parse(text, ec);
-  if (!ec) return parsed;
-  return boost::json::value(to_valid_utf8(text));
-}
-
 // The stderr tail was cut at an arbitrary byte; drop a partial leading character.
 std::string tail_text(std::string_view tail) {
   std::size_t start = 0;
   while (start < tail.size() && start < 3 &&
          (static_cast<unsigned char>(tail[start]) & 0xC0) == 0x80)
     ++start;
-  return to_valid_utf8(trim(tail.substr(start)));
+  return to_valid_utf8(trim_space(tail.substr(start)));
 }
 
 std::string with_tail(std::string head, std::string_view stderr_tail) {
@@ -465,10 +397,12 @@ exchange_end exchange(child_process& child, child_io& io,
 }
 
 handler_outcome outcome_from_status(std::optional<int> status, const child_io& io) {
-  if (!status) return failed(with_tail("exit status lost (is SIGCHLD ignored?)", io.stderr_tail));
+  if (!status)
+    return failed_outcome(with_tail("exit status lost (is SIGCHLD ignored?)", io.stderr_tail));
   if (WIFEXITED(*status)) {
     const int code = WEXITSTATUS(*status);
-    if (code != 0) return failed(with_tail("exit code " + std::to_string(code), io.stderr_tail));
+    if (code != 0)
+      return failed_outcome(with_tail("exit code " + std::to_string(code), io.stderr_tail));
     handler_outcome out;
     out.success = true;
     out.result = output_to_json(io.stdout_data);
@@ -478,9 +412,10 @@ handler_outcome outcome_from_status(std::optional<int> status, const child_io& i
     const int sig = WTERMSIG(*status);
     std::string head = "killed by signal " + std::to_string(sig);
     if (const char* name = signal_name(sig)) head += std::string(" (") + name + ")";
-    return failed(with_tail(std::move(head), io.stderr_tail));
+    return failed_outcome(with_tail(std::move(head), io.stderr_tail));
   }
-  return failed(with_tail("ended with wait status " + std::to_string(*status), io.stderr_tail));
+  return failed_outcome(
+      with_tail("ended with wait status " + std::to_string(*status), io.stderr_tail));
 }
 
 } // namespace
@@ -515,7 +450,7 @@ void kill_running_exec_children() {
 handler_outcome run_exec(const std::vector<std::string>& argv, const std::string& stdin_data,
                          millis timeout_ms) {
   if (argv.empty() || argv.front().empty())
-    return failed("cannot start: the command is empty", false);
+    return failed_outcome("cannot start: the command is empty", false);
   const auto deadline = deadline_after(timeout_ms);
   const std::string cannot_start = "cannot start " + argv.front() + ": ";
 
@@ -525,13 +460,13 @@ handler_outcome run_exec(const std::vector<std::string>& argv, const std::string
   unique_fd child_err;
   if (!make_pipe(io.in, child_in, false) || !make_pipe(io.out, child_out, true) ||
       !make_pipe(io.err, child_err, true))
-    return failed(cannot_start + errno_text(errno));
+    return failed_outcome(cannot_start + errno_text(errno));
 
   pid_t pid = -1;
   spawn_config config;
   int rc = config.setup(child_in.get(), child_out.get(), child_err.get());
   if (rc == 0) rc = config.spawn(argv, pid);
-  if (rc != 0) return failed(cannot_start + errno_text(rc));
+  if (rc != 0) return failed_outcome(cannot_start + errno_text(rc));
   child_process child(pid);
   live_group registered(pid);
   // Only the child may hold these now, or we would never see EOF.
@@ -546,8 +481,8 @@ handler_outcome run_exec(const std::vector<std::string>& argv, const std::string
     kill_group(child.pid());
     child.reap();
     if (end == exchange_end::poll_failed)
-      return failed("cannot wait for " + argv.front() + ": " + errno_text(poll_errno));
-    return failed("timed out after " + std::to_string(timeout_ms) + " ms");
+      return failed_outcome("cannot wait for " + argv.front() + ": " + errno_text(poll_errno));
+    return failed_outcome("timed out after " + std::to_string(timeout_ms) + " ms");
   }
   return outcome_from_status(child.reap(), io);
 }

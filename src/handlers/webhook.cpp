@@ -7,6 +7,7 @@
 // from the outside, but one that gives up at the deadline.
 
 #include "src/handlers/handlers.hpp"
+#include "src/handlers/output.hpp"
 
 #include <chrono>
 #include <cstdint>
@@ -43,81 +44,12 @@ struct http_url {
   std::string target = "/";
 };
 
-handler_outcome failed(std::string error, bool retryable = true) {
-  handler_outcome out;
-  out.success = false;
-  out.error = std::move(error);
-  out.retryable = retryable;
-  return out;
-}
-
-std::string_view trim(std::string_view s) {
-  constexpr std::string_view space = " \t\r\n\f\v";
-  const auto first = s.find_first_not_of(space);
-  if (first == std::string_view::npos) return {};
-  return s.substr(first, s.find_last_not_of(space) - first + 1);
-}
-
-// Same rules as in exec.cpp (the header is fixed, so there is no shared home for them).
-std::size_t utf8_sequence_length(std::string_view s, std::size_t i) {
-  const auto lead = static_cast<unsigned char>(s[i]);
-  if (lead < 0x80) return 1;
-  std::size_t len = 0;
-  std::uint32_t cp = 0;
-  std::uint32_t min_cp = 0;
-  if ((lead & 0xE0) == 0xC0) {
-    len = 2, cp = lead & 0x1F, min_cp = 0x80;
-  } else if ((lead & 0xF0) == 0xE0) {
-    len = 3, cp = lead & 0x0F, min_cp = 0x800;
-  } else if ((lead & 0xF8) == 0xF0) {
-    len = 4, cp = lead & 0x07, min_cp = 0x10000;
-  } else {
-    return 0;
-  }
-  if (i + len > s.size()) return 0;
-  for (std::size_t k = 1; k < len; ++k) {
-    const auto b = static_cast<unsigned char>(s[i + k]);
-    if ((b & 0xC0) != 0x80) return 0;
-    cp = (cp << 6) | (b & 0x3F);
-  }
-  if (cp < min_cp || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) return 0;
-  return len;
-}
-
-// Response text ends up in JSON strings, which must be valid UTF-8; undecodable bytes
-// become U+FFFD.
-std::string to_valid_utf8(std::string_view s) {
-  std::string out;
-  out.reserve(s.size());
-  for (std::size_t i = 0; i < s.size();) {
-    const std::size_t len = utf8_sequence_length(s, i);
-    if (len == 0) {
-      out += "\xEF\xBF\xBD";
-      ++i;
-    } else {
-      out.append(s.data() + i, len);
-      i += len;
-    }
-  }
-  return out;
-}
-
 // At most `max_bytes`, not cutting a character in two.
 std::string_view utf8_prefix(std::string_view s, std::size_t max_bytes) {
   if (s.size() <= max_bytes) return s;
   std::size_t end = max_bytes;
   while (end > 0 && (static_cast<unsigned char>(s[end]) & 0xC0) == 0x80) --end;
   return s.substr(0, end);
-}
-
-// A 2xx body: JSON if it parses, else the (trimmed) text, empty is null.
-boost::json::value body_to_json(std::string_view raw) {
-  const std::string_view text = trim(raw);
-  if (text.empty()) return nullptr;
-  boost::system::error_code ec;
-  boost::json::value parsed = boost::json::parse(text, ec);
-  if (!ec) return parsed;
-  return boost::json::value(to_valid_utf8(text));
 }
 
 bool starts_with_nocase(std::string_view s, std::string_view prefix) {
@@ -237,18 +169,18 @@ handler_outcome outcome_from_response(const http::response<http::string_body>& r
   if (status >= 200 && status < 300) {
     handler_outcome out;
     out.success = true;
-    out.result = body_to_json(res.body());
+    out.result = output_to_json(res.body());
     return out;
   }
-  std::string detail = to_valid_utf8(trim(utf8_prefix(res.body(), error_excerpt_bytes)));
-  if (detail.empty()) detail = to_valid_utf8(trim(res.reason()));
+  std::string detail = to_valid_utf8(trim_space(utf8_prefix(res.body(), error_excerpt_bytes)));
+  if (detail.empty()) detail = to_valid_utf8(trim_space(res.reason()));
   std::string error = "HTTP " + std::to_string(status);
   if (!detail.empty()) error += ": " + detail;
-  if (status >= 500 && status < 600) return failed(std::move(error), true);
+  if (status >= 500 && status < 600) return failed_outcome(std::move(error), true);
   // 4xx: the request itself is wrong; repeating it will not help. Other codes (3xx: we
   // do not follow redirects) point at a configuration problem just the same.
   if (status >= 300 && status < 400) error += " (redirects are not followed)";
-  return failed(std::move(error), false);
+  return failed_outcome(std::move(error), false);
 }
 
 handler_outcome post_json(const http_url& url, const std::string& body_json, millis timeout_ms) {
@@ -262,14 +194,14 @@ handler_outcome post_json(const http_url& url, const std::string& body_json, mil
   tcp::resolver resolver(ioc);
   beast::error_code ec;
   const auto endpoints = resolver.resolve(url.host, std::to_string(url.port), ec);
-  if (ec) return failed("cannot connect to " + where + ": " + ec.message());
-  if (deadline && clock_type::now() >= *deadline) return failed(timed_out(timeout_ms));
+  if (ec) return failed_outcome("cannot connect to " + where + ": " + ec.message());
+  if (deadline && clock_type::now() >= *deadline) return failed_outcome(timed_out(timeout_ms));
 
   beast::tcp_stream stream(ioc);
   arm_timeout(stream, deadline);
   ec = run_to_completion(ioc, [&](auto handler) { stream.async_connect(endpoints, handler); });
-  if (ec == beast::error::timeout) return failed(timed_out(timeout_ms));
-  if (ec) return failed("cannot connect to " + where + ": " + ec.message());
+  if (ec == beast::error::timeout) return failed_outcome(timed_out(timeout_ms));
+  if (ec) return failed_outcome("cannot connect to " + where + ": " + ec.message());
 
   http::request<http::string_body> req{http::verb::post, url.target, 11};
   req.set(http::field::host, host_header(url));
@@ -281,8 +213,8 @@ handler_outcome post_json(const http_url& url, const std::string& body_json, mil
 
   arm_timeout(stream, deadline);
   ec = run_to_completion(ioc, [&](auto handler) { http::async_write(stream, req, handler); });
-  if (ec == beast::error::timeout) return failed(timed_out(timeout_ms));
-  if (ec) return failed("cannot send the request to " + where + ": " + ec.message());
+  if (ec == beast::error::timeout) return failed_outcome(timed_out(timeout_ms));
+  if (ec) return failed_outcome("cannot send the request to " + where + ": " + ec.message());
 
   beast::flat_buffer buffer;
   http::response_parser<http::string_body> parser;
@@ -290,10 +222,10 @@ handler_outcome post_json(const http_url& url, const std::string& body_json, mil
   arm_timeout(stream, deadline);
   ec = run_to_completion(ioc,
                          [&](auto handler) { http::async_read(stream, buffer, parser, handler); });
-  if (ec == beast::error::timeout) return failed(timed_out(timeout_ms));
+  if (ec == beast::error::timeout) return failed_outcome(timed_out(timeout_ms));
   if (ec == http::error::body_limit)
-    return failed("the response from " + where + " is larger than 1 MiB");
-  if (ec) return failed("no valid response from " + where + ": " + ec.message());
+    return failed_outcome("the response from " + where + " is larger than 1 MiB");
+  if (ec) return failed_outcome("no valid response from " + where + ": " + ec.message());
 
   // The answer is complete; a failing shutdown changes nothing about it.
   beast::error_code ignored;
@@ -307,15 +239,16 @@ handler_outcome run_webhook(const std::string& url, const std::string& body_json
                             millis timeout_ms) {
   const auto parsed = parse_http_url(url);
   if (!parsed)
-    return failed("unsupported url \"" + url + "\": expected http://host[:port]/path", false);
+    return failed_outcome("unsupported url \"" + url + "\": expected http://host[:port]/path",
+                          false);
   // Beast and Asio report most errors through error codes, but allocation and a few
   // internals still throw; a handler must turn everything into an outcome.
   try {
     return post_json(*parsed, body_json, timeout_ms);
   } catch (const boost::system::system_error& e) {
-    return failed("webhook to " + host_port(*parsed) + " failed: " + e.code().message());
+    return failed_outcome("webhook to " + host_port(*parsed) + " failed: " + e.code().message());
   } catch (const std::exception& e) {
-    return failed("webhook to " + host_port(*parsed) + " failed: " + e.what());
+    return failed_outcome("webhook to " + host_port(*parsed) + " failed: " + e.what());
   }
 }
 
