@@ -1,0 +1,598 @@
+#include "bench/scenarios.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <fstream>
+#include <iostream>
+#include <random>
+#include <thread>
+#include <unordered_map>
+
+#include <boost/asio/steady_timer.hpp>
+#include <boost/json.hpp>
+
+#include "bench/stats.hpp"
+#include "bench/taskd_api.hpp"
+#include "src/core/clock.hpp"
+
+namespace bench {
+
+namespace {
+
+constexpr std::uint64_t chunk = 1000; // tasks per batch request, as the peer's addBulk chunks
+// Delays that keep tasks pending for the whole scenario (they never become due).
+const std::string hold_an_hour = ",\"delay_ms\":3600000";
+const std::string hold_a_day = ",\"delay_ms\":86400000";
+
+void log(const std::string& msg) { std::cerr << "[taskd-bench] " << msg << std::endl; }
+
+std::uint64_t scaled(double base, double scale) {
+  return std::max<std::uint64_t>(1, static_cast<std::uint64_t>(std::llround(base * scale)));
+}
+
+double ms_since(steady::time_point t) {
+  return std::chrono::duration<double, std::milli>(steady::now() - t).count();
+}
+
+double mb(std::uint64_t bytes) { return round_to(static_cast<double>(bytes) / (1024 * 1024), 1); }
+
+} // namespace
+
+// ---------------------------------------------------------------------------------------
+// enqueue_bulk: N tasks by POST /tasks/batch, 1,000 per request, one request in flight.
+// Type `bulk` is a running noop type, so taskd starts and completes tasks while the batches
+// come in (its normal behaviour; the peer has no worker during its enqueue). The `held`
+// variant creates them 1 h in the future instead, so nothing runs: the peer's situation.
+scenario_result enqueue_bulk(net::io_context& ioc, const options& o, bool held) {
+  const std::uint64_t n = scaled(100000, o.scale);
+  const std::string type = held ? "held" : "bulk";
+  const std::string extra = held ? hold_an_hour : "";
+  blocking_client c(ioc, o.ep);
+  c.get("/readyz"); // connect outside the measurement
+  error_tally errors;
+  std::vector<double> lat;
+  std::uint64_t created = 0;
+  meter m(o.pid);
+  m.start();
+  auto t0 = steady::now();
+  for (std::uint64_t i = 0; i < n; i += chunk) {
+    std::uint64_t k = std::min(chunk, n - i);
+    auto body = batch_body(type, i, k, extra);
+    auto t = steady::now();
+    auto r = c.post("/api/v1/tasks/batch", std::move(body));
+    lat.push_back(ms_since(t));
+    if (r.status == 201)
+      created += k;
+    else
+      errors.add(r);
+  }
+  double dt = seconds_between(t0, steady::now());
+  scenario_result out;
+  out["jobs"] = n;
+  out["chunk"] = chunk;
+  out["task_type"] = type;
+  out["tasks_run_during_enqueue"] = !held;
+  out["seconds"] = round_to(dt);
+  out["jobs_per_s"] = std::llround(static_cast<double>(created) / dt);
+  out["chunk_latency_ms"] = latency_summary(lat);
+  m.stop(out);
+  out["verify_counts"] = get_type_counts(c, type).to_json();
+  out["created"] = created;
+  errors.report(out);
+  out["data_dir_mb"] = mb(dir_bytes(o.data_dir));
+  return out;
+}
+
+// ---------------------------------------------------------------------------------------
+// enqueue_single: N POST /tasks, `inflight` requests in flight on as many connections.
+scenario_result enqueue_single(net::io_context& ioc, const options& o, bool held) {
+  const std::uint64_t n = scaled(20000, o.scale);
+  const std::size_t inflight = o.conc > 0 ? static_cast<std::size_t>(o.conc) : 50;
+  const std::string type = held ? "held" : "bulk";
+  const std::string extra = held ? hold_an_hour : "";
+  std::vector<double> lat(n);
+  error_tally errors;
+  std::uint64_t created = 0;
+  auto conns = open_connections(ioc, o.ep, inflight); // connected before the clock starts
+  meter m(o.pid);
+  m.start();
+  auto t0 = steady::now();
+  closed_loop(
+      ioc, conns, n,
+      [&](std::uint64_t i) {
+        return request_spec{http::verb::post, "/api/v1/tasks", task_body(type, i, extra)};
+      },
+      [&](std::uint64_t i, http_result&& r, double ms) {
+        lat[i] = ms;
+        if (r.status == 201)
+          ++created;
+        else
+          errors.add(r);
+      });
+  double dt = seconds_between(t0, steady::now());
+  scenario_result out;
+  out["jobs"] = n;
+  out["inflight"] = inflight;
+  out["task_type"] = type;
+  out["tasks_run_during_enqueue"] = !held;
+  out["seconds"] = round_to(dt);
+  out["jobs_per_s"] = std::llround(static_cast<double>(created) / dt);
+  out["add_latency_ms"] = latency_summary(lat);
+  m.stop(out);
+  blocking_client c(ioc, o.ep);
+  out["verify_counts"] = get_type_counts(c, type).to_json();
+  out["created"] = created;
+  errors.report(out);
+  return out;
+}
+
+// ---------------------------------------------------------------------------------------
+// process_cN: N tasks waiting, then drained by a noop type of concurrency N.
+//
+// taskd cannot pause a type, so bench.sh runs this around a restart: "fill" creates the
+// tasks while the bench's "hold" config runs the type one task at a time (the few that run
+// then are left out), then taskd restarts with the type at concurrency N and "drain" times
+// what ran after the restart: earliest started_at to latest finished_at (list API, ms
+// timestamps). The peer starts its Worker on a full queue: the same situation.
+namespace {
+
+struct drain_summary {
+  std::uint64_t count = 0;
+  std::int64_t first_start = INT64_MAX;
+  std::int64_t last_finish = 0;
+  std::vector<double> run_ms; // start transition applied -> completion applied
+  double seconds() const {
+    return count ? static_cast<double>(last_finish - first_start) / 1000 : 0;
+  }
+  long long jobs_per_s() const {
+    return seconds() > 0 ? std::llround(static_cast<double>(count) / seconds()) : 0;
+  }
+};
+
+drain_summary summarize_drain(const std::vector<task_times>& times, std::int64_t since_ms) {
+  drain_summary d;
+  for (auto& t : times) {
+    if (t.started_ms < since_ms) continue;
+    ++d.count;
+    d.first_start = std::min(d.first_start, t.started_ms);
+    d.last_finish = std::max(d.last_finish, t.finished_ms);
+    d.run_ms.push_back(static_cast<double>(t.finished_ms - t.started_ms));
+  }
+  return d;
+}
+
+// Batches of 1,000, one in flight (the peer's addBulk loop); returns tasks created.
+std::uint64_t create_batches(blocking_client& c, const std::string& type, std::uint64_t n,
+                             const std::string& extra, error_tally& errors) {
+  std::uint64_t created = 0;
+  for (std::uint64_t i = 0; i < n; i += chunk) {
+    std::uint64_t k = std::min(chunk, n - i);
+    auto r = c.post("/api/v1/tasks/batch", batch_body(type, i, k, extra));
+    if (r.status == 201)
+      created += k;
+    else
+      errors.add(r);
+  }
+  return created;
+}
+
+void write_state(const options& o, const scenario_result& state) {
+  std::ofstream f(o.state_file);
+  f << boost::json::serialize(state) << "\n";
+  if (!f) throw std::runtime_error("cannot write " + o.state_file);
+}
+
+scenario_result read_state(const options& o) {
+  std::ifstream f(o.state_file);
+  std::string line;
+  if (!std::getline(f, line)) throw std::runtime_error("cannot read " + o.state_file);
+  return boost::json::parse(line).as_object();
+}
+
+} // namespace
+
+scenario_result process(net::io_context& ioc, const options& o, int concurrency) {
+  const std::uint64_t n = scaled(100000, o.scale);
+  const std::string type = "drain" + std::to_string(concurrency);
+  blocking_client c(ioc, o.ep);
+  error_tally errors;
+  if (o.phase == "fill") {
+    auto te = steady::now();
+    std::uint64_t created = create_batches(c, type, n, "", errors);
+    double enqueue_s = seconds_between(te, steady::now());
+    scenario_result state;
+    state["created"] = created;
+    state["preenqueue_s"] = round_to(enqueue_s);
+    state["preenqueue_jobs_per_s"] = std::llround(static_cast<double>(created) / enqueue_s);
+    state["counts_after_fill"] = get_type_counts(c, type).to_json();
+    errors.report(state);
+    write_state(o, state);
+    return {};
+  }
+  if (o.phase != "drain")
+    throw std::runtime_error(o.scenario +
+                             " runs as --phase fill, a restart, then --phase drain "
+                             "(scripts/bench.sh does that); " +
+                             o.scenario + "_delayed needs no restart");
+  auto state = read_state(o);
+  auto created = state.at("created").to_number<std::uint64_t>();
+  meter m(o.pid);
+  m.start_from_process_start();
+  auto counts = wait_completed(c, type, created, 150);
+  scenario_result res;
+  m.stop(res);
+  auto times = read_all(c, type, "completed", errors);
+  auto d = summarize_drain(times, o.restart_at_ms);
+
+  scenario_result out;
+  out["variant"] = "1proc_c" + std::to_string(concurrency);
+  out["jobs"] = d.count;
+  out["concurrency"] = concurrency;
+  out["task_type"] = type;
+  out["timed_out"] = counts.of("completed") + counts.of("failed") < created;
+  out["completed"] = d.count;
+  out["seconds"] = round_to(d.seconds());
+  out["jobs_per_s"] = d.jobs_per_s();
+  out["measured"] = "tasks created while the type ran 1 at a time, then taskd restarted with "
+                    "concurrency N; seconds = latest finished_at - earliest started_at of the "
+                    "tasks started after the restart (list API, ms timestamps)";
+  out["created"] = created;
+  out["ran_before_restart"] = created - std::min<std::uint64_t>(created, d.count);
+  out["restart_to_ready_s"] = o.restart_ready_s;
+  out["restart_to_first_start_ms"] = d.count ? d.first_start - o.restart_at_ms : 0;
+  out["start_to_finish_ms"] = latency_summary(d.run_ms);
+  for (auto k : {"preenqueue_s", "preenqueue_jobs_per_s", "counts_after_fill"})
+    out[k] = state.at(k);
+  out["verify_counts"] = counts.to_json();
+  out["fill_http_errors"] = state.at("http_errors");
+  errors.report(out);
+  out["timestamp_resolution_ms"] = 1;
+  for (auto& [k, v] : res) out[k] = v;
+  return out;
+}
+
+// process_cN_delayed: the tasks are created with one common run_at T far enough ahead that
+// creation is over before T (the creation rate is calibrated with two batches first); at T
+// they all become due at once. Timed like process_cN. This is what a burst of delayed
+// tasks or retries does, and it costs taskd one more write per task (the promotion).
+scenario_result process_delayed(net::io_context& ioc, const options& o, int concurrency) {
+  const std::uint64_t n = scaled(10000, o.scale);
+  const std::string type = "drain" + std::to_string(concurrency);
+  blocking_client c(ioc, o.ep);
+  error_tally errors;
+
+  // Calibration into the running `bulk` type: those tasks finish long before T.
+  auto tc = steady::now();
+  create_batches(c, "bulk", 2 * chunk, "", errors);
+  double per_task_s = seconds_between(tc, steady::now()) / (2.0 * chunk);
+  double margin_s = per_task_s * static_cast<double>(n) * 1.5 + 1.0;
+  taskd::millis ready_ms = taskd::now_ms() + static_cast<taskd::millis>(std::ceil(margin_s * 1000));
+  const std::string extra = ",\"run_at\":\"" + taskd::format_rfc3339(ready_ms) + "\"";
+  log("process: creating " + std::to_string(n) + " " + type + " tasks due in " +
+      std::to_string(round_to(margin_s, 2)) + " s");
+
+  auto te = steady::now();
+  std::uint64_t created = create_batches(c, type, n, extra, errors);
+  double enqueue_s = seconds_between(te, steady::now());
+  bool overlap = taskd::now_ms() >= ready_ms;
+  if (overlap) log("process: creation ran past the due time: the drain overlaps it");
+
+  // Start the meter just before T so it covers the drain only.
+  auto wait_ms = ready_ms - 50 - taskd::now_ms();
+  if (wait_ms > 0) std::this_thread::sleep_for(std::chrono::milliseconds(wait_ms));
+  meter m(o.pid);
+  m.start();
+  auto counts = wait_completed(c, type, created, 150);
+  scenario_result res;
+  m.stop(res);
+  auto times = read_all(c, type, "completed", errors);
+  auto d = summarize_drain(times, 0);
+
+  scenario_result out;
+  out["variant"] = "1proc_c" + std::to_string(concurrency) + "_delayed";
+  out["jobs"] = n;
+  out["concurrency"] = concurrency;
+  out["task_type"] = type;
+  out["timed_out"] = counts.of("completed") + counts.of("failed") < created;
+  out["completed"] = d.count;
+  out["seconds"] = round_to(d.seconds());
+  out["jobs_per_s"] = d.jobs_per_s();
+  out["measured"] = "created with one common run_at T after creation ends; seconds = latest "
+                    "finished_at - earliest started_at (list API, ms timestamps); includes "
+                    "promoting each task from the schedule index";
+  out["seconds_from_due"] =
+      d.count ? round_to(static_cast<double>(d.last_finish - ready_ms) / 1000) : 0;
+  out["due_to_first_start_ms"] = d.count ? d.first_start - ready_ms : 0;
+  out["start_to_finish_ms"] = latency_summary(d.run_ms);
+  out["preenqueue_s"] = round_to(enqueue_s);
+  out["preenqueue_jobs_per_s"] = std::llround(static_cast<double>(created) / enqueue_s);
+  out["creation_overlapped_drain"] = overlap;
+  out["verify_counts"] = counts.to_json();
+  errors.report(out);
+  out["timestamp_resolution_ms"] = 1;
+  for (auto& [k, v] : res) out[k] = v;
+  return out;
+}
+
+// ---------------------------------------------------------------------------------------
+// e2e_latency: open-loop creation at a fixed rate into a running noop type; each task's
+// send time against its started_at / finished_at, read back afterwards.
+namespace {
+
+struct open_loop_sender {
+  open_loop_sender(net::io_context& io, tcp::endpoint e, std::string t, double r, std::uint64_t n)
+      : ioc(io), ep(e), type(std::move(t)), rate(r), total(n) {}
+
+  net::io_context& ioc;
+  tcp::endpoint ep;
+  std::string type;
+  double rate;
+  std::uint64_t total;
+  std::vector<std::shared_ptr<connection>> pool;
+  net::steady_timer timer{ioc};
+  steady::time_point t0{};
+  steady::time_point send_end{};
+  std::uint64_t sent = 0;
+  std::uint64_t acked = 0;
+  std::size_t next_conn = 0;
+  std::vector<std::int64_t> send_us;
+  std::vector<std::uint64_t> ids;
+  std::vector<double> ack_ms;
+  error_tally errors;
+
+  steady::duration due_at(std::uint64_t i) const {
+    return std::chrono::duration_cast<steady::duration>(
+        std::chrono::duration<double>(static_cast<double>(i) / rate));
+  }
+
+  // An idle connection; a new one if all are waiting, so a slow answer never holds
+  // back the next send (that would hide latency: coordinated omission).
+  std::shared_ptr<connection> idle() {
+    for (std::size_t k = 0; k < pool.size(); ++k) {
+      auto& cn = pool[(next_conn + k) % pool.size()];
+      if (!cn->busy()) {
+        next_conn = (next_conn + k + 1) % pool.size();
+        return cn;
+      }
+    }
+    pool.push_back(std::make_shared<connection>(ioc, ep));
+    return pool.back();
+  }
+
+  void send(std::uint64_t i) {
+    auto cn = idle();
+    auto tl = steady::now();
+    send_us[i] = wall_us();
+    cn->request(http::verb::post, "/api/v1/tasks", task_body(type, i),
+                [this, i, tl](http_result&& r) {
+                  ack_ms.push_back(ms_since(tl));
+                  if (r.status == 201) {
+                    boost::system::error_code ec;
+                    auto v = boost::json::parse(r.body, ec);
+                    if (!ec) ids[i] = v.at("id").to_number<std::uint64_t>();
+                  } else {
+                    errors.add(r);
+                  }
+                  ++acked;
+                });
+  }
+
+  void tick() {
+    auto elapsed = std::chrono::duration<double>(steady::now() - t0).count();
+    auto due =
+        std::min<std::uint64_t>(total, static_cast<std::uint64_t>(std::floor(elapsed * rate)) + 1);
+    while (sent < due) send(sent++);
+    if (sent >= total) {
+      send_end = steady::now();
+      return;
+    }
+    timer.expires_at(t0 + due_at(sent));
+    timer.async_wait([this](beast::error_code) { tick(); });
+  }
+
+  void start() {
+    send_us.assign(total, 0);
+    ids.assign(total, 0);
+    ack_ms.reserve(total);
+    t0 = steady::now();
+    tick();
+  }
+};
+
+} // namespace
+
+scenario_result e2e_latency(net::io_context& ioc, const options& o) {
+  const double rate = 1000;
+  const double duration = o.duration_s > 0 ? o.duration_s : 15;
+  const std::string type = "e2e";
+  const int concurrency = 50; // of type e2e in the bench config
+  blocking_client c(ioc, o.ep);
+  // Warm-up task (first connection, first create): not measured.
+  c.post("/api/v1/tasks", task_body(type, 999999999));
+  wait_completed(c, type, 1, 10);
+
+  open_loop_sender s(ioc, o.ep, type, rate, static_cast<std::uint64_t>(rate * duration));
+  s.pool = open_connections(ioc, o.ep, 32);
+  log("e2e_latency: " + std::to_string(s.total) + " tasks at " + std::to_string(int(rate)) + "/s");
+  meter m(o.pid);
+  m.start();
+  s.start();
+  run_until(ioc, [&s] { return s.acked >= s.total; });
+  std::uint64_t accepted = 0;
+  for (auto id : s.ids) accepted += id != 0;
+  auto counts = wait_completed(c, type, accepted + 1, 30, 10);
+  scenario_result res;
+  m.stop(res);
+
+  error_tally read_errors;
+  auto times = read_all(c, type, "completed", read_errors);
+  std::unordered_map<std::uint64_t, task_times> by_id;
+  for (auto& t : times) by_id[t.id] = t;
+  std::vector<double> start_lat, done_lat, start_steady, done_steady;
+  std::vector<std::vector<double>> per_sec(static_cast<std::size_t>(std::ceil(duration)));
+  std::uint64_t completed = 0;
+  for (std::uint64_t i = 0; i < s.total; ++i) {
+    auto it = by_id.find(s.ids[i]);
+    if (s.ids[i] == 0 || it == by_id.end()) continue;
+    ++completed;
+    double sent_ms = static_cast<double>(s.send_us[i]) / 1000;
+    double st = static_cast<double>(it->second.started_ms) - sent_ms;
+    double fin = static_cast<double>(it->second.finished_ms) - sent_ms;
+    start_lat.push_back(st);
+    done_lat.push_back(fin);
+    if (static_cast<double>(i) >= rate) {
+      start_steady.push_back(st);
+      done_steady.push_back(fin);
+    }
+    auto sec = static_cast<std::size_t>(static_cast<double>(i) / rate);
+    if (sec < per_sec.size()) per_sec[sec].push_back(st);
+  }
+  boost::json::array by_second;
+  for (auto& v : per_sec)
+    by_second.push_back(v.empty() ? boost::json::value(nullptr)
+                                  : boost::json::value(round_to(percentile(v, 0.99), 1)));
+
+  scenario_result out;
+  out["target_rate_per_s"] = rate;
+  out["duration_s"] = duration;
+  out["concurrency"] = concurrency;
+  out["sent"] = s.total;
+  out["accepted"] = accepted;
+  out["completed"] = completed;
+  double send_s = seconds_between(s.t0, s.send_end);
+  out["achieved_send_rate_per_s"] =
+      send_s > 0 ? std::llround(static_cast<double>(s.total) / send_s) : 0;
+  out["connections_used"] = s.pool.size();
+  out["clock_offset_ms"] = 0; // same host, same system clock
+  out["timestamp_resolution_ms"] = 1;
+  out["measured"] = "send = wall clock (us) just before the request is written; start = the "
+                    "task's started_at (start transition applied, before its WAL sync and the "
+                    "handler run); completed = finished_at (completion applied, before its "
+                    "WAL sync); both are whole ms (truncated), so values read up to 1 ms low";
+  out["to_processor_start_ms"] = latency_summary(start_lat);
+  out["to_completed_event_ms"] = latency_summary(done_lat);
+  out["to_processor_start_ms_after_1s"] = latency_summary(start_steady);
+  out["to_completed_event_ms_after_1s"] = latency_summary(done_steady);
+  out["start_p99_by_second_ms"] = std::move(by_second);
+  out["producer_add_ack_ms"] = latency_summary(s.ack_ms);
+  out["verify_counts"] = counts.to_json();
+  s.errors.report(out);
+  out["read_back_errors"] = read_errors.total();
+  for (auto& [k, v] : res) out[k] = v;
+  return out;
+}
+
+// ---------------------------------------------------------------------------------------
+// scale: a large backlog of pending tasks (due in a day). "fill" creates it and records
+// time, peak RSS and size; bench.sh then restarts taskd and times readiness; "query"
+// measures listing and counting against the backlog.
+namespace {
+
+scenario_result scale_fill(net::io_context& ioc, const options& o) {
+  const std::uint64_t n = scaled(1000000, o.scale);
+  const std::size_t inflight = o.conc > 0 ? static_cast<std::size_t>(o.conc) : 3;
+  const std::uint64_t batches = (n + chunk - 1) / chunk;
+  error_tally errors;
+  std::uint64_t created = 0;
+  std::vector<double> lat(batches);
+  auto conns = open_connections(ioc, o.ep, inflight);
+  meter m(o.pid);
+  m.start();
+  auto t0 = steady::now();
+  closed_loop(
+      ioc, conns, batches,
+      [&](std::uint64_t b) {
+        std::uint64_t first = b * chunk;
+        return request_spec{http::verb::post, "/api/v1/tasks/batch",
+                            batch_body("scale", first, std::min(chunk, n - first), hold_a_day)};
+      },
+      [&](std::uint64_t b, http_result&& r, double ms) {
+        lat[b] = ms;
+        if (r.status == 201)
+          created += std::min(chunk, n - b * chunk);
+        else
+          errors.add(r);
+        if ((b + 1) % 100 == 0)
+          log("scale: " + std::to_string((b + 1) * chunk) + " created, " +
+              std::to_string(int(seconds_between(t0, steady::now()))) + " s");
+      });
+  double dt = seconds_between(t0, steady::now());
+  scenario_result out;
+  out["jobs"] = n;
+  out["chunk"] = chunk;
+  out["inflight"] = inflight;
+  out["created"] = created;
+  out["seconds"] = round_to(dt);
+  out["jobs_per_s"] = std::llround(static_cast<double>(created) / dt);
+  out["chunk_latency_ms"] = latency_summary(lat);
+  m.stop(out);
+  out["data_dir_mb"] = mb(dir_bytes(o.data_dir));
+  blocking_client c(ioc, o.ep);
+  out["verify_counts"] = get_type_counts(c, "scale").to_json();
+  errors.report(out);
+  return out;
+}
+
+json::value timed_gets(blocking_client& c, int count, const std::function<std::string(int)>& target,
+                       error_tally& errors) {
+  std::vector<double> lat;
+  for (int k = 0; k < count; ++k) {
+    auto t = steady::now();
+    auto r = c.get(target(k));
+    lat.push_back(ms_since(t));
+    if (!r.ok()) errors.add(r);
+  }
+  return latency_summary(lat);
+}
+
+void scale_query(net::io_context& ioc, const options& o, std::uint64_t n, scenario_result& out) {
+  blocking_client c(ioc, o.ep);
+  error_tally errors;
+  out["restart_to_ready_s"] = o.restart_ready_s >= 0 ? json::value(o.restart_ready_s) : nullptr;
+  out["shutdown_s"] = o.shutdown_s >= 0 ? json::value(o.shutdown_s) : nullptr;
+  auto p = read_proc(o.pid);
+  out["taskd_rss_after_restart_mb"] = p.ok ? json::value(round_to(p.rss_mb, 1)) : nullptr;
+  out["data_dir_mb_after_restart"] = mb(dir_bytes(o.data_dir));
+  std::mt19937_64 rng(42);
+  std::uniform_int_distribution<std::uint64_t> any_id(1, n);
+  // The first request after the restart reads cold data: worth its own number.
+  auto t = steady::now();
+  auto first = c.get("/api/v1/tasks?status=pending&limit=100&after=" + std::to_string(n / 2));
+  out["first_list_after_restart_ms"] = round_to(ms_since(t));
+  if (!first.ok()) errors.add(first);
+  out["list_pending_ms"] = timed_gets(
+      c, 200,
+      [&](int) {
+        return "/api/v1/tasks?status=pending&limit=100&after=" + std::to_string(any_id(rng));
+      },
+      errors);
+  out["types_ms"] = timed_gets(
+      c, 200, [](int) { return "/api/v1/types"; }, errors);
+  out["get_task_ms"] = timed_gets(
+      c, 200, [&](int) { return "/api/v1/tasks/" + std::to_string(any_id(rng)); }, errors);
+  p = read_proc(o.pid);
+  out["taskd_rss_after_queries_mb"] = p.ok ? json::value(round_to(p.rss_mb, 1)) : nullptr;
+  out["verify_counts_after_restart"] = get_type_counts(c, "scale").to_json();
+  boost::json::object qerr;
+  errors.report(qerr);
+  out["query_errors"] = std::move(qerr);
+}
+
+} // namespace
+
+scenario_result scale(net::io_context& ioc, const options& o) {
+  if (o.phase == "fill") {
+    write_state(o, scale_fill(ioc, o));
+    return {};
+  }
+  scenario_result out;
+  if (o.phase == "query") {
+    out = read_state(o);
+  } else {
+    out = scale_fill(ioc, o);
+  }
+  scale_query(ioc, o, out.at("jobs").to_number<std::uint64_t>(), out);
+  return out;
+}
+
+} // namespace bench
