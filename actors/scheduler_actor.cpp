@@ -18,6 +18,8 @@ namespace {
 
 enum class commit_kind { create, start, finish, promote, cancel, retry, remove };
 
+constexpr std::size_t promote_batch = 1000; // due tasks moved per commit
+
 /// What a store callback hands back to the scheduler.
 struct commit_event {
   explicit commit_event(commit_kind k) : kind(k) {}
@@ -58,7 +60,8 @@ struct scheduler_state {
   bounded_window<ready_entry> sync_ready;
   bool sync_busy = false;
   bounded_window<scheduled_entry> scheduled;
-  millis armed_tick = 0; // run_at the pending timer fires for, 0 = none
+  millis armed_tick = 0;  // run_at the pending timer fires for, 0 = none
+  bool promoting = false; // a promote_op is in flight
   std::unordered_map<task_id, running_task> running;
   std::uint64_t next_request = 1;
   std::unordered_map<std::uint64_t, caf::response_promise> promises;
@@ -69,6 +72,7 @@ struct scheduler_state {
 using self_ptr = caf::stateful_actor<scheduler_state>*;
 
 void dispatch(self_ptr self);
+void promote_due(self_ptr self);
 
 /// Store callbacks run on the writer thread: they only post back to the actor.
 write_callback post_commit(self_ptr self, commit_event ev) {
@@ -200,7 +204,7 @@ void refill_if_low(self_ptr self) {
     ts.ready.begin_refill();
     request_refill(self, false, false, name, ts.ready.capacity());
   }
-  if (st.scheduled.wants_refill()) {
+  if (!st.promoting && st.scheduled.wants_refill()) {
     st.scheduled.begin_refill();
     request_refill(self, false, true, "", st.scheduled.capacity());
   }
@@ -292,8 +296,13 @@ void on_committed(self_ptr self, commit_event& ev) {
     break;
   case commit_kind::start: on_started(self, ev); break;
   case commit_kind::promote:
-    if (ev.result)
-      for (auto& ch : *ev.result) account(self, ev.kind, ch);
+    st.promoting = false;
+    if (!ev.result) {
+      spdlog::error("promoting due tasks failed: {}", ev.result.err().message);
+      break;
+    }
+    for (auto& ch : *ev.result) account(self, ev.kind, ch);
+    if (ev.result->size() >= promote_batch) promote_due(self);
     break;
   default:
     if (ev.result)
@@ -334,21 +343,26 @@ void on_refilled(self_ptr self, refill_event& ev) {
   dispatch(self);
 }
 
+/// One store operation moves due tasks to the ready index, a batch per commit; while it
+/// is in flight the schedule window is not refilled (it would read the same due keys).
+void promote_due(self_ptr self) {
+  auto& st = self->state;
+  if (st.promoting) return;
+  st.promoting = true;
+  st.deps.db->submit(promote_op{promote_batch},
+                     post_commit(self, commit_event{commit_kind::promote}));
+}
+
 void on_tick(self_ptr self) {
   auto& st = self->state;
   st.armed_tick = 0;
   millis now = now_ms();
+  bool due = false;
   while (!st.scheduled.empty() && st.scheduled.front().run_at <= now) {
-    auto e = st.scheduled.pop_front();
-    commit_event ev{commit_kind::promote};
-    ev.id = e.id;
-    // Index-only move from the schedule index to the ready index.
-    auto apply = [](task& t) -> status {
-      if (t.status != task_status::pending) return make_error(errc::conflict, "no longer pending");
-      return ok_status();
-    };
-    st.deps.db->submit(update_op{e.id, apply, false}, post_commit(self, std::move(ev)));
+    st.scheduled.pop_front();
+    due = true;
   }
+  if (due) promote_due(self);
   arm_timer(self);
   refill_if_low(self);
 }

@@ -8,6 +8,8 @@
 #include <rocksdb/utilities/table_properties_collectors.h>
 #include <rocksdb/write_batch.h>
 
+#include <spdlog/spdlog.h>
+
 #include "src/core/clock.hpp"
 #include "storage/keys.hpp"
 
@@ -144,6 +146,9 @@ void store::close() {
   }
   cv_.notify_all();
   if (writer_.joinable()) writer_.join();
+  // Flushed memtables make the next open fast: no WAL replay of everything written.
+  if (auto st = db_->Flush(rocksdb::FlushOptions(), handles_); !st.ok())
+    spdlog::warn("flush on close failed (the WAL still has everything): {}", st.ToString());
   std::lock_guard lock(mu_);
   closed_ = true;
 }
@@ -375,6 +380,7 @@ result<std::vector<task_change>> store::apply_op(write_op& op, group_state& g) {
     return out;
   }
   if (auto* p = std::get_if<prune_op>(&op)) return prune(*p, g);
+  if (auto* p = std::get_if<promote_op>(&op)) return promote(*p, g);
   auto& d = std::get<delete_op>(op);
   auto rec = read_for_update(d.id, g);
   if (!rec) return rec.err();
@@ -431,6 +437,28 @@ result<std::vector<task_change>> store::prune(const prune_op& op, group_state& g
     erase_task(g, **rec, out);
   }
   if (!it->status().ok()) return from_status(it->status(), "read finished index");
+  return out;
+}
+
+result<std::vector<task_change>> store::promote(const promote_op& op, group_state& g) {
+  std::vector<task_change> out;
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), schedule_cf_));
+  for (it->SeekToFirst(); it->Valid() && out.size() < op.limit; it->Next()) {
+    auto k = view(it->key());
+    auto run_at = static_cast<millis>(keys::get_u64(k));
+    if (run_at > g.now) break;
+    auto rec = read_for_update(keys::get_u64(k, 8), g);
+    if (!rec) return rec.err();
+    // The index may trail this group's own writes: trust the record.
+    if (!*rec || (*rec)->status != task_status::pending || (*rec)->run_at != run_at) continue;
+    const task& t = **rec;
+    task_change ch;
+    ch.before = t.status;
+    ch.after = t;
+    write_task(g, t, t, false); // same record, re-indexed as ready at g.now
+    out.push_back(std::move(ch));
+  }
+  if (!it->status().ok()) return from_status(it->status(), "read schedule index");
   return out;
 }
 

@@ -81,7 +81,14 @@ struct prune_op {
   std::size_t limit = 500;
 };
 
-using write_op = std::variant<create_op, update_op, delete_op, prune_op>;
+/// Moves up to `limit` pending tasks whose run_at has come from the schedule index to the
+/// ready index, earliest first (index-only: not logged). Answers the promoted tasks;
+/// fewer than `limit` means nothing more is due.
+struct promote_op {
+  std::size_t limit = 1000;
+};
+
+using write_op = std::variant<create_op, update_op, delete_op, prune_op, promote_op>;
 using write_result = result<std::vector<task_change>>;
 using write_callback = std::function<void(write_result)>;
 
@@ -174,6 +181,7 @@ private:
   void bump_count(group_state& g, std::string_view type, task_status s, std::int64_t delta);
   void erase_task(group_state& g, const task& t, std::vector<task_change>& out);
   result<std::vector<task_change>> prune(const prune_op& op, group_state& g);
+  result<std::vector<task_change>> promote(const promote_op& op, group_state& g);
 
   store_options options_;
   rocksdb::DB* db_ = nullptr;

@@ -3,6 +3,7 @@
 #include <filesystem>
 #include <future>
 #include <set>
+#include <thread>
 
 #include "src/core/clock.hpp"
 #include "src/core/lifecycle.hpp"
@@ -353,4 +354,31 @@ TEST_CASE("store: a retried task leaves the finished index") {
   op.finished_before = now_ms() + 1000;
   CHECK(commit(*s, op)->empty());
   CHECK(s->get(1)->has_value());
+}
+
+TEST_CASE("store: promote moves due tasks to the ready index in batches, earliest first") {
+  temp_dir dir;
+  auto s = open_store(dir);
+  millis soon = now_ms() + 150;
+  std::vector<task> batch;
+  for (int i = 0; i < 5; ++i) batch.push_back(new_task("a", 0, soon + (5 - i)));
+  batch.push_back(new_task("a", 0, now_ms() + 3600000)); // not due
+  REQUIRE(commit(*s, create_op{batch}).ok());
+  CHECK(commit(*s, promote_op{10})->empty()); // nothing due yet
+  while (now_ms() <= soon + 5) {
+    // Deliberate wait for wall-clock time to pass run_at (a clock, not a condition).
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  auto first = commit(*s, promote_op{3});
+  REQUIRE(first.ok());
+  REQUIRE(first->size() == 3);
+  CHECK(first->at(0).after.id == 5); // earliest run_at first
+  CHECK(first->at(2).after.id == 3);
+  auto rest = commit(*s, promote_op{3});
+  REQUIRE(rest->size() == 2);
+  CHECK(commit(*s, promote_op{3})->empty());
+  auto ready = s->ready_page(task_mode::async, "a", 10);
+  CHECK(ready->size() == 5);
+  CHECK(s->schedule_page(10)->size() == 1);
+  CHECK(s->changes_since(0, 100)->size() == 6); // promotion is not logged
 }
