@@ -60,8 +60,9 @@ struct scheduler_state {
   bounded_window<ready_entry> sync_ready;
   bool sync_busy = false;
   bounded_window<scheduled_entry> scheduled;
-  millis armed_tick = 0;  // run_at the pending timer fires for, 0 = none
-  bool promoting = false; // a promote_op is in flight
+  millis armed_tick = 0;      // run_at the pending timer fires for, 0 = none
+  bool promoting = false;     // a promote_op is in flight
+  bool promote_again = false; // more became due while it was
   std::unordered_map<task_id, running_task> running;
   std::uint64_t next_request = 1;
   std::unordered_map<std::uint64_t, caf::response_promise> promises;
@@ -175,7 +176,8 @@ void start(self_ptr self, task_id id, const std::string& type, bool sync) {
 }
 
 void request_refill(self_ptr self, bool sync_lane, bool schedule, const std::string& type,
-                    std::size_t limit) {
+                    std::size_t limit, std::optional<ready_entry> ready_after,
+                    std::optional<scheduled_entry> schedule_after) {
   store* db = self->state.deps.db;
   auto handle = caf::actor_cast<caf::actor>(self);
   // Reads block: they run on a detached actor's own thread.
@@ -186,9 +188,10 @@ void request_refill(self_ptr self, bool sync_lane, bool schedule, const std::str
     ev.type = type;
     ev.asked = limit;
     if (schedule)
-      ev.scheduled = db->schedule_page(limit);
+      ev.scheduled = db->schedule_page(schedule_after, limit);
     else
-      ev.ready = db->ready_page(sync_lane ? task_mode::sync : task_mode::async, type, limit);
+      ev.ready =
+          db->ready_page(sync_lane ? task_mode::sync : task_mode::async, type, ready_after, limit);
     caf::anon_send(handle, refilled_atom::value, make_boxed<refill_event>(std::move(ev)));
   });
 }
@@ -197,16 +200,19 @@ void refill_if_low(self_ptr self) {
   auto& st = self->state;
   if (st.sync_ready.wants_refill()) {
     st.sync_ready.begin_refill();
-    request_refill(self, true, false, "", st.sync_ready.capacity());
+    request_refill(self, true, false, "", st.sync_ready.capacity(), st.sync_ready.refill_after(),
+                   std::nullopt);
   }
   for (auto& [name, ts] : st.types) {
     if (!ts.ready.wants_refill()) continue;
     ts.ready.begin_refill();
-    request_refill(self, false, false, name, ts.ready.capacity());
+    request_refill(self, false, false, name, ts.ready.capacity(), ts.ready.refill_after(),
+                   std::nullopt);
   }
   if (!st.promoting && st.scheduled.wants_refill()) {
     st.scheduled.begin_refill();
-    request_refill(self, false, true, "", st.scheduled.capacity());
+    request_refill(self, false, true, "", st.scheduled.capacity(), std::nullopt,
+                   st.scheduled.refill_after());
   }
 }
 
@@ -299,10 +305,13 @@ void on_committed(self_ptr self, commit_event& ev) {
     st.promoting = false;
     if (!ev.result) {
       spdlog::error("promoting due tasks failed: {}", ev.result.err().message);
+      // The due keys are still in the index: the next tick tries again.
+      st.promote_again = true;
+      self->delayed_send(self, std::chrono::seconds(1), tick_atom::value);
       break;
     }
     for (auto& ch : *ev.result) account(self, ev.kind, ch);
-    if (ev.result->size() >= promote_batch) promote_due(self);
+    if (ev.result->size() >= promote_batch || st.promote_again) promote_due(self);
     break;
   default:
     if (ev.result)
@@ -347,8 +356,13 @@ void on_refilled(self_ptr self, refill_event& ev) {
 /// is in flight the schedule window is not refilled (it would read the same due keys).
 void promote_due(self_ptr self) {
   auto& st = self->state;
-  if (st.promoting) return;
+  if (st.promoting) {
+    // Keys became due after the running pass started: it may not see them.
+    st.promote_again = true;
+    return;
+  }
   st.promoting = true;
+  st.promote_again = false;
   st.deps.db->submit(promote_op{promote_batch},
                      post_commit(self, commit_event{commit_kind::promote}));
 }
@@ -362,7 +376,7 @@ void on_tick(self_ptr self) {
     st.scheduled.pop_front();
     due = true;
   }
-  if (due) promote_due(self);
+  if (due || st.promote_again) promote_due(self);
   arm_timer(self);
   refill_if_low(self);
 }

@@ -443,10 +443,14 @@ result<std::vector<task_change>> store::prune(const prune_op& op, group_state& g
 result<std::vector<task_change>> store::promote(const promote_op& op, group_state& g) {
   std::vector<task_change> out;
   std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), schedule_cf_));
-  for (it->SeekToFirst(); it->Valid() && out.size() < op.limit; it->Next()) {
+  // Keys before promoted_through_ were promoted earlier and new ones never sort there:
+  // a new schedule key has run_at > the now of its write >= the now of that promotion.
+  for (promoted_through_ ? it->Seek(*promoted_through_) : it->SeekToFirst();
+       it->Valid() && out.size() < op.limit; it->Next()) {
     auto k = view(it->key());
     auto run_at = static_cast<millis>(keys::get_u64(k));
     if (run_at > g.now) break;
+    promoted_through_ = std::string(k);
     auto rec = read_for_update(keys::get_u64(k, 8), g);
     if (!rec) return rec.err();
     // The index may trail this group's own writes: trust the record.
@@ -507,13 +511,31 @@ result<task_page> store::list(const list_filter& filter) const {
   return page;
 }
 
+namespace {
+
+/// Positions `it` on the first key strictly after `after` (or at `first`).
+void seek_after(rocksdb::Iterator& it, const std::string& first,
+                const std::optional<std::string>& after) {
+  if (!after) {
+    it.Seek(first);
+    return;
+  }
+  it.Seek(*after);
+  if (it.Valid() && view(it.key()) == *after) it.Next();
+}
+
+} // namespace
+
 result<std::vector<ready_entry>> store::ready_page(task_mode lane, std::string_view type,
+                                                   const std::optional<ready_entry>& after,
                                                    std::size_t limit) const {
   std::vector<ready_entry> out;
   std::string prefix = keys::ready_prefix(lane, type);
+  std::optional<std::string> from;
+  if (after) from = keys::ready_key(lane, type, after->priority, after->id);
   std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), ready_cf_));
-  for (it->Seek(prefix); it->Valid() && starts_with(it->key(), prefix) && out.size() < limit;
-       it->Next()) {
+  for (seek_after(*it, prefix, from);
+       it->Valid() && starts_with(it->key(), prefix) && out.size() < limit; it->Next()) {
     auto k = view(it->key());
     out.push_back({keys::priority_from_rank(keys::get_u32(k, prefix.size())),
                    keys::get_u64(k, prefix.size() + 4)});
@@ -522,10 +544,13 @@ result<std::vector<ready_entry>> store::ready_page(task_mode lane, std::string_v
   return out;
 }
 
-result<std::vector<scheduled_entry>> store::schedule_page(std::size_t limit) const {
+result<std::vector<scheduled_entry>>
+store::schedule_page(const std::optional<scheduled_entry>& after, std::size_t limit) const {
   std::vector<scheduled_entry> out;
+  std::optional<std::string> from;
+  if (after) from = keys::schedule_key(after->run_at, after->id);
   std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), schedule_cf_));
-  for (it->SeekToFirst(); it->Valid() && out.size() < limit; it->Next()) {
+  for (seek_after(*it, std::string(), from); it->Valid() && out.size() < limit; it->Next()) {
     auto k = view(it->key());
     out.push_back({static_cast<millis>(keys::get_u64(k)), keys::get_u64(k, 8)});
   }

@@ -147,11 +147,13 @@ public:
   result<std::optional<task>> get(task_id id) const;
   /// Ordered by id, served from the indexes.
   result<task_page> list(const list_filter& filter) const;
-  /// The first `limit` entries of a ready lane in dispatch order.
+  /// The first `limit` entries of a ready lane in dispatch order, strictly after `after`.
   result<std::vector<ready_entry>> ready_page(task_mode lane, std::string_view type,
+                                              const std::optional<ready_entry>& after,
                                               std::size_t limit) const;
-  /// The earliest `limit` delayed tasks.
-  result<std::vector<scheduled_entry>> schedule_page(std::size_t limit) const;
+  /// The earliest `limit` delayed tasks, strictly after `after`.
+  result<std::vector<scheduled_entry>>
+  schedule_page(const std::optional<scheduled_entry>& after, std::size_t limit) const;
   /// Tasks in one status (recovery reads in_progress), ordered by id.
   result<std::vector<task>> tasks_with_status(task_status s, std::size_t limit) const;
   /// Change-log entries with seq > `after`, oldest first.
@@ -198,6 +200,9 @@ private:
   // Writer-thread state (next ids) and shared state under mu_.
   std::uint64_t next_id_ = 1;
   std::uint64_t next_seq_ = 1;
+  // Writer thread: every schedule key before this one was already promoted, so promote
+  // seeks here instead of walking over their tombstones.
+  std::optional<std::string> promoted_through_;
   mutable std::mutex mu_;
   std::condition_variable cv_;
   std::deque<queued> queue_;

@@ -3,12 +3,14 @@
 // or the schedule index). The scheduler dispatches from windows so that memory does not
 // grow with the number of pending tasks; the window is refilled from the index in pages.
 //
-// Invariant: the window holds the smallest keys of its index (a prefix), except for keys
-// already taken for dispatch. `complete` means it holds every key of the index. Entries are
-// hints: a stale or duplicated key is harmless because the start transition re-checks the
-// record, so the window never needs to be exact, only never to lose a key from the index.
+// Invariant: every index key <= `bound` is in the window or already taken for dispatch;
+// keys above `bound` are on disk only. `complete` means the bound is +infinity. So a
+// refill reads strictly after `bound` and never walks back over the (deleted) keys already
+// dispatched. Entries are hints: a stale or duplicated key is harmless because the start
+// transition re-checks the record; what must never happen is losing a key of the index.
 
 #include <cstddef>
+#include <optional>
 #include <set>
 #include <vector>
 
@@ -24,7 +26,7 @@ public:
       buffered_.push_back(k);
       return;
     }
-    if (complete_ || (!keys_.empty() && k < *keys_.rbegin())) {
+    if (complete_ || (bound_ && !(*bound_ < k))) {
       keys_.insert(k);
       trim();
     }
@@ -45,16 +47,22 @@ public:
   /// True when the index may hold keys the window lacks and it is running low.
   bool wants_refill() const { return !complete_ && !loading_ && keys_.size() <= capacity_ / 4; }
   std::size_t capacity() const { return capacity_; }
+  /// Where the next page starts (exclusive); nullopt: from the beginning of the index.
+  const std::optional<Key>& refill_after() const { return bound_; }
 
   /// Marks a page read as under way: offers are held until `finish_refill`.
   void begin_refill() { loading_ = true; }
 
-  /// `page` is the first keys of the index at some moment after `begin_refill`, with
-  /// `is_last` when it holds the whole index. `skip(k)` drops keys already taken.
+  /// `page` is the first keys of the index after `refill_after()`, read at some moment
+  /// after `begin_refill`, with `is_last` when nothing follows. `skip(k)` drops keys
+  /// already taken.
   template <class Skip> void finish_refill(const std::vector<Key>& page, bool is_last, Skip skip) {
     for (const auto& k : page)
       if (!skip(k)) keys_.insert(k);
-    complete_ = is_last;
+    if (is_last)
+      complete_ = true;
+    else if (!page.empty())
+      bound_ = page.back();
     trim();
     loading_ = false;
     std::vector<Key> held;
@@ -71,19 +79,25 @@ public:
   }
 
   /// After start-up: the index may hold anything, the first refill decides.
-  void mark_incomplete() { complete_ = false; }
+  void mark_incomplete() {
+    complete_ = false;
+    bound_.reset();
+    keys_.clear();
+  }
 
 private:
   void trim() {
     while (keys_.size() > capacity_) {
       keys_.erase(std::prev(keys_.end()));
       complete_ = false;
+      bound_ = *keys_.rbegin();
     }
   }
 
   std::size_t capacity_;
   std::set<Key> keys_;
   bool complete_ = true;
+  std::optional<Key> bound_; // meaningful only while !complete_
   bool loading_ = false;
   std::vector<Key> buffered_;
 };

@@ -63,7 +63,7 @@ TEST_CASE("store: create assigns increasing ids and indexes for dispatch") {
   CHECK(ids_of(*r) == std::vector<task_id>{1, 2, 3});
   CHECK(r->at(0).after.status == task_status::pending);
 
-  auto lane = s->ready_page(task_mode::async, "a", 10);
+  auto lane = s->ready_page(task_mode::async, "a", std::nullopt, 10);
   REQUIRE(lane.ok());
   REQUIRE(lane->size() == 2);
   CHECK(lane->at(0).id == 2); // priority 5 first
@@ -86,12 +86,12 @@ TEST_CASE("store: delayed tasks go to the schedule index, sync tasks to the sync
   sync.mode = task_mode::sync;
   auto later = now_ms() + 60000;
   REQUIRE(commit(*s, create_op{{new_task("a", 0, later), sync}}).ok());
-  auto sched = s->schedule_page(10);
+  auto sched = s->schedule_page(std::nullopt, 10);
   REQUIRE(sched.ok());
   REQUIRE(sched->size() == 1);
   CHECK(sched->at(0).run_at == later);
-  CHECK(s->ready_page(task_mode::async, "a", 10)->empty());
-  auto lane = s->ready_page(task_mode::sync, "", 10);
+  CHECK(s->ready_page(task_mode::async, "a", std::nullopt, 10)->empty());
+  auto lane = s->ready_page(task_mode::sync, "", std::nullopt, 10);
   REQUIRE(lane->size() == 1);
   CHECK(lane->at(0).id == 2);
 }
@@ -103,7 +103,7 @@ TEST_CASE("store: transitions move index entries and are logged in order") {
   auto started = commit(*s, update_op{1, [](task& t) { return start_attempt(t, now_ms()); }, true});
   REQUIRE(started.ok());
   CHECK(started->front().before == task_status::pending);
-  CHECK(s->ready_page(task_mode::async, "a", 10)->empty());
+  CHECK(s->ready_page(task_mode::async, "a", std::nullopt, 10)->empty());
   auto listed = s->list({task_status::in_progress, std::nullopt, 0, 10});
   REQUIRE(listed.ok());
   CHECK(listed->tasks.size() == 1);
@@ -377,8 +377,26 @@ TEST_CASE("store: promote moves due tasks to the ready index in batches, earlies
   auto rest = commit(*s, promote_op{3});
   REQUIRE(rest->size() == 2);
   CHECK(commit(*s, promote_op{3})->empty());
-  auto ready = s->ready_page(task_mode::async, "a", 10);
+  auto ready = s->ready_page(task_mode::async, "a", std::nullopt, 10);
   CHECK(ready->size() == 5);
-  CHECK(s->schedule_page(10)->size() == 1);
+  CHECK(s->schedule_page(std::nullopt, 10)->size() == 1);
   CHECK(s->changes_since(0, 100)->size() == 6); // promotion is not logged
+}
+
+TEST_CASE("store: index pages start strictly after a given key") {
+  temp_dir dir;
+  auto s = open_store(dir);
+  std::vector<task> batch;
+  for (int i = 0; i < 5; ++i) batch.push_back(new_task("a"));
+  millis later = now_ms() + 3600000;
+  for (int i = 0; i < 3; ++i) batch.push_back(new_task("a", 0, later + i));
+  REQUIRE(commit(*s, create_op{batch}).ok());
+  auto page = s->ready_page(task_mode::async, "a", ready_entry{0, 2}, 2);
+  REQUIRE(page.ok());
+  REQUIRE(page->size() == 2);
+  CHECK(page->at(0).id == 3);
+  CHECK(page->at(1).id == 4);
+  auto sched = s->schedule_page(scheduled_entry{later, 6}, 10);
+  REQUIRE(sched->size() == 2);
+  CHECK(sched->at(0).id == 7);
 }

@@ -52,3 +52,20 @@ TEST_CASE("window: a last page makes the window complete again") {
   CHECK(w.size() == 3);
   CHECK(w.pop_front().run_at == 50);
 }
+
+TEST_CASE("window: pages continue after the bound; keys at or below it are offered in") {
+  bounded_window<ready_entry> w(4);
+  w.mark_incomplete();
+  CHECK(!w.refill_after());
+  w.begin_refill();
+  w.finish_refill(std::vector<ready_entry>{{0, 1}, {0, 2}, {0, 3}, {0, 4}}, false,
+                  [](auto&) { return false; });
+  REQUIRE(w.refill_after());
+  CHECK(w.refill_after()->id == 4);
+  while (!w.empty()) w.pop_front();
+  w.offer({0, 2});  // back to pending (a retry): covered by the bound, so held in memory
+  w.offer({0, 10}); // beyond the bound: found by the next page
+  CHECK(w.size() == 1);
+  CHECK(w.front().id == 2);
+  CHECK(w.wants_refill());
+}
