@@ -70,6 +70,9 @@ status store::open_db() {
   opts.keep_log_file_num = 4;
   opts.max_total_wal_size = 256 << 20;
   opts.avoid_flush_during_shutdown = false;
+  // One writer thread: concurrent memtable inserts would only add atomic overhead.
+  opts.allow_concurrent_memtable_write = false;
+  opts.enable_write_thread_adaptive_yield = false;
 
   rocksdb::ColumnFamilyOptions cf_opts(opts);
   // Dispatch indexes see a put and a delete per task: compact away tombstone runs early.
