@@ -16,7 +16,8 @@ namespace taskd {
 
 namespace {
 
-enum class commit_kind { create, start, finish, promote, cancel, retry, remove };
+// start: the start transition is applied (not yet durable); start_durable: it is synced.
+enum class commit_kind { create, start, start_durable, finish, promote, cancel, retry, remove };
 
 constexpr std::size_t promote_batch = 1000; // due tasks moved per commit
 
@@ -27,6 +28,9 @@ struct commit_event {
   std::uint64_t request = 0; // response promise, if a client waits
   task_id id = 0;
   std::map<std::string, std::uint64_t, std::less<>> reserved; // creates: admitted counts
+  std::optional<ready_entry> entry;                            // starts: the window entry
+  bool sync_lane = false;
+  std::string type;
   write_result result = std::vector<task_change>{};
 };
 
@@ -162,17 +166,42 @@ void release_slot(self_ptr self, task_id id) {
   }
 }
 
-void start(self_ptr self, task_id id, const std::string& type, bool sync) {
+/// The handler starts as soon as the start transition is applied, while its batch syncs:
+/// the outcome is recorded by a later write, which the writer orders after the start.
+void start(self_ptr self, const ready_entry& entry, const std::string& type, bool sync) {
   auto& st = self->state;
-  st.running.emplace(id, running_task{type, sync, {}, false});
+  st.running.emplace(entry.id, running_task{type, sync, {}, false});
   if (sync)
     st.sync_busy = true;
   else
     st.types[type].running += 1;
-  commit_event ev{commit_kind::start};
-  ev.id = id;
-  st.deps.db->submit(update_op{id, [](task& t) { return start_attempt(t, now_ms()); }, true},
-                     post_commit(self, std::move(ev)));
+  commit_event applied{commit_kind::start};
+  applied.id = entry.id;
+  commit_event durable{commit_kind::start_durable};
+  durable.id = entry.id;
+  durable.entry = entry;
+  durable.sync_lane = sync;
+  durable.type = type;
+  st.deps.db->submit(
+      update_op{entry.id, [](task& t) { return start_attempt(t, now_ms()); }, true},
+      post_commit(self, std::move(durable)), post_commit(self, std::move(applied)));
+}
+
+void on_start_durable(self_ptr self, const commit_event& ev) {
+  if (ev.result) return;
+  auto code = ev.result.err().code;
+  if (code == errc::conflict || code == errc::not_found) {
+    // Cancelled or deleted since it was indexed, or a stale window entry: never applied,
+    // so no handler runs. Not an error.
+    release_slot(self, ev.id);
+    return;
+  }
+  // Applied but not written: the handler runs, but its outcome will not match the
+  // record (still pending), so the task stays in the ready index: offer it again.
+  spdlog::error("start of task {} was not written: {}", ev.id, ev.result.err().message);
+  auto& st = self->state;
+  if (ev.sync_lane) st.sync_ready.offer(*ev.entry);
+  else if (auto it = st.types.find(ev.type); it != st.types.end()) it->second.ready.offer(*ev.entry);
 }
 
 void request_refill(self_ptr self, bool sync_lane, bool schedule, const std::string& type,
@@ -223,14 +252,14 @@ void dispatch(self_ptr self) {
     auto e = st.sync_ready.pop_front();
     if (st.running.count(e.id)) continue;
     // The type is read from the record when the start commits.
-    start(self, e.id, "", true);
+    start(self, e, "", true);
   }
   for (auto& [name, ts] : st.types) {
     const std::int32_t limit = ts.cfg ? ts.cfg->concurrency : 1;
     while (ts.running < limit && !ts.ready.empty()) {
       auto e = ts.ready.pop_front();
       if (st.running.count(e.id)) continue;
-      start(self, e.id, name, false);
+      start(self, e, name, false);
     }
   }
   refill_if_low(self);
@@ -238,13 +267,7 @@ void dispatch(self_ptr self) {
 
 void on_started(self_ptr self, const commit_event& ev) {
   auto& st = self->state;
-  if (!ev.result) {
-    // Cancelled or deleted since it was indexed, or a stale window entry: not an error.
-    if (ev.result.err().code != errc::conflict && ev.result.err().code != errc::not_found)
-      spdlog::error("start of task {} failed: {}", ev.id, ev.result.err().message);
-    release_slot(self, ev.id);
-    return;
-  }
+  if (!ev.result) return; // only successful applies are reported; see on_start_durable
   const task& t = ev.result->front().after;
   account(self, commit_kind::start, ev.result->front());
   auto it = st.running.find(t.id);
@@ -301,6 +324,7 @@ void on_committed(self_ptr self, commit_event& ev) {
     }
     break;
   case commit_kind::start: on_started(self, ev); break;
+  case commit_kind::start_durable: on_start_durable(self, ev); break;
   case commit_kind::promote:
     st.promoting = false;
     if (!ev.result) {

@@ -156,11 +156,11 @@ void store::close() {
   closed_ = true;
 }
 
-void store::submit(write_op op, write_callback cb) {
+void store::submit(write_op op, write_callback cb, write_callback applied) {
   {
     std::lock_guard lock(mu_);
     if (!closing_) {
-      queue_.push_back(queued{std::move(op), std::move(cb)});
+      queue_.push_back(queued{std::move(op), std::move(cb), std::move(applied)});
       cv_.notify_one();
       return;
     }
@@ -194,6 +194,8 @@ void store::commit_group(std::vector<queued>& group) {
   std::vector<result<std::vector<task_change>>> results;
   results.reserve(group.size());
   for (auto& q : group) results.push_back(apply_op(q.op, g));
+  for (std::size_t i = 0; i < group.size(); ++i)
+    if (group[i].applied && results[i].ok()) group[i].applied(results[i]);
 
   bool wrote_changes = g.next_seq != next_seq_;
   if (g.batch.Count() > 0) {

@@ -138,8 +138,11 @@ public:
   store& operator=(const store&) = delete;
 
   /// Thread-safe. `cb` runs on the writer thread once the operation's batch is durable
-  /// (or failed); keep it short: post the result elsewhere.
-  void submit(write_op op, write_callback cb);
+  /// (or failed); keep it short: post the result elsewhere. `applied`, if given, runs
+  /// earlier, as soon as the operation succeeded in memory and before the batch's sync:
+  /// for work that may start before durability (running a started task), never for
+  /// acknowledging anything.
+  void submit(write_op op, write_callback cb, write_callback applied = {});
 
   /// Finishes queued writes and stops the writer. Later submits fail with shutting_down.
   void close();
@@ -168,6 +171,7 @@ private:
   struct queued {
     write_op op;
     write_callback cb;
+    write_callback applied;
   };
   struct group_state;
 
