@@ -72,6 +72,9 @@ status store::open_db() {
   opts.avoid_flush_during_shutdown = false;
   // One writer thread: concurrent memtable inserts would only add atomic overhead.
   opts.allow_concurrent_memtable_write = false;
+  // Eight column families would each grow 64 MB memtables; cap them together so RSS
+  // stays bounded however large the backlog gets.
+  opts.db_write_buffer_size = 64 << 20;
   opts.enable_write_thread_adaptive_yield = false;
 
   rocksdb::ColumnFamilyOptions cf_opts(opts);
