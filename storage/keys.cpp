@@ -68,8 +68,6 @@ std::string schedule_key(millis run_at, task_id id) {
   return k;
 }
 
-std::string status_prefix(task_status s) { return std::string{'s', static_cast<char>(s)}; }
-
 std::string type_prefix(std::string_view type) {
   std::string k{'t'};
   k.append(type);
@@ -82,12 +80,6 @@ std::string type_status_prefix(std::string_view type, task_status s) {
   k.append(type);
   k.push_back('\0');
   k.push_back(static_cast<char>(s));
-  return k;
-}
-
-std::string status_key(task_status s, task_id id) {
-  std::string k = status_prefix(s);
-  put_u64(k, id);
   return k;
 }
 

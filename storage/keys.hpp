@@ -29,11 +29,10 @@ std::int32_t priority_from_rank(std::uint32_t rank);
 /// Schedule index: [run_at: u64][id: u64] for pending tasks whose run_at is in the future.
 std::string schedule_key(millis run_at, task_id id);
 
-/// Listing indexes: 's' status id | 't' type '\0' id | 'u' type '\0' status id.
-std::string status_key(task_status s, task_id id);
+/// Listing indexes: 't' type '\0' id | 'u' type '\0' status id. Listing by status alone
+/// merges the per-type 'u' ranges.
 std::string type_key(std::string_view type, task_id id);
 std::string type_status_key(std::string_view type, task_status s, task_id id);
-std::string status_prefix(task_status s);
 std::string type_prefix(std::string_view type);
 std::string type_status_prefix(std::string_view type, task_status s);
 

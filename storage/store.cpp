@@ -278,7 +278,6 @@ void store::write_task(group_state& g, const std::optional<task>& before, const 
       b.Delete(schedule_cf_, keys::schedule_key(before->run_at, id));
     }
     if (before->status != after.status) {
-      b.Delete(index_cf_, keys::status_key(before->status, id));
       b.Delete(index_cf_, keys::type_status_key(before->type, before->status, id));
       bump_count(g, before->type, before->status, -1);
     }
@@ -290,7 +289,6 @@ void store::write_task(group_state& g, const std::optional<task>& before, const 
   if (is_terminal(after.status) && after.finished_at)
     b.Put(finished_cf_, keys::finished_key(after.status, *after.finished_at, id), rocksdb::Slice());
   if (!before || before->status != after.status) {
-    b.Put(index_cf_, keys::status_key(after.status, id), rocksdb::Slice());
     b.Put(index_cf_, keys::type_status_key(after.type, after.status, id), rocksdb::Slice());
     bump_count(g, after.type, after.status, +1);
   }
@@ -404,7 +402,6 @@ result<std::vector<task_change>> store::apply_op(write_op& op, group_state& g) {
 void store::erase_task(group_state& g, const task& t, std::vector<task_change>& out) {
   auto& b = g.batch;
   b.Delete(tasks_cf_, keys::task_key(t.id));
-  b.Delete(index_cf_, keys::status_key(t.status, t.id));
   b.Delete(index_cf_, keys::type_status_key(t.type, t.status, t.id));
   b.Delete(index_cf_, keys::type_key(t.type, t.id));
   if (t.finished_at) b.Delete(finished_cf_, keys::finished_key(t.status, *t.finished_at, t.id));
@@ -484,30 +481,56 @@ result<std::optional<task>> store::get(task_id id) const {
   return std::optional<task>(std::move(*t));
 }
 
+namespace {
+
+/// Appends to `ids` the ids after `after` under `prefix` of an id-suffixed index, until
+/// `ids` holds `want`.
+rocksdb::Status scan_ids(rocksdb::DB& db, rocksdb::ColumnFamilyHandle* cf,
+                         const std::string& prefix, task_id after, std::size_t want,
+                         std::vector<task_id>& ids) {
+  std::string start = prefix;
+  keys::put_u64(start, after + 1);
+  std::unique_ptr<rocksdb::Iterator> it(db.NewIterator(rocksdb::ReadOptions(), cf));
+  for (it->Seek(start); it->Valid() && starts_with(it->key(), prefix) && ids.size() < want;
+       it->Next())
+    ids.push_back(keys::get_u64(view(it->key()), prefix.size()));
+  return it->status();
+}
+
+} // namespace
+
 result<task_page> store::list(const list_filter& filter) const {
   task_page page;
-  const std::size_t limit = std::max<std::size_t>(1, filter.limit);
+  const std::size_t limit = std::clamp<std::size_t>(filter.limit, 1, 100000);
   std::vector<task_id> ids;
   ids.reserve(limit + 1);
-  rocksdb::ReadOptions ro;
-  if (!filter.status && !filter.type) {
-    std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(ro, tasks_cf_));
-    for (it->Seek(keys::task_key(filter.after + 1)); it->Valid() && ids.size() <= limit; it->Next())
-      ids.push_back(keys::get_u64(view(it->key())));
-    if (!it->status().ok()) return from_status(it->status(), "list tasks");
+  rocksdb::Status st;
+  if (filter.type) {
+    st = scan_ids(*db_, index_cf_,
+                  filter.status ? keys::type_status_prefix(*filter.type, *filter.status)
+                                : keys::type_prefix(*filter.type),
+                  filter.after, limit + 1, ids);
+  } else if (filter.status) {
+    // No status-only index (it would cost two more writes per transition): merge the
+    // per-type indexes, each at most a page long; types are few (they come from config).
+    std::vector<std::string> types;
+    {
+      std::lock_guard lock(mu_);
+      for (auto& [type, c] : counts_) types.push_back(type);
+    }
+    for (auto& type : types) {
+      std::vector<task_id> part;
+      st = scan_ids(*db_, index_cf_, keys::type_status_prefix(type, *filter.status), filter.after,
+                    limit + 1, part);
+      if (!st.ok()) break;
+      ids.insert(ids.end(), part.begin(), part.end());
+    }
+    std::sort(ids.begin(), ids.end());
+    if (ids.size() > limit + 1) ids.resize(limit + 1);
   } else {
-    std::string prefix = filter.status && filter.type
-                             ? keys::type_status_prefix(*filter.type, *filter.status)
-                         : filter.status ? keys::status_prefix(*filter.status)
-                                         : keys::type_prefix(*filter.type);
-    std::string start = prefix;
-    keys::put_u64(start, filter.after + 1);
-    std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(ro, index_cf_));
-    for (it->Seek(start); it->Valid() && starts_with(it->key(), prefix) && ids.size() <= limit;
-         it->Next())
-      ids.push_back(keys::get_u64(view(it->key()), prefix.size()));
-    if (!it->status().ok()) return from_status(it->status(), "list tasks");
+    st = scan_ids(*db_, tasks_cf_, std::string(), filter.after, limit + 1, ids);
   }
+  if (!st.ok()) return from_status(st, "list tasks");
   bool more = ids.size() > limit;
   if (more) ids.pop_back();
   for (task_id id : ids) {
@@ -569,7 +592,7 @@ store::schedule_page(const std::optional<scheduled_entry>& after, std::size_t li
 result<std::vector<task>> store::tasks_with_status(task_status s, std::size_t limit) const {
   list_filter f;
   f.status = s;
-  f.limit = limit;
+  f.limit = std::min<std::size_t>(limit, 1000);
   std::vector<task> out;
   for (;;) {
     auto page = list(f);

@@ -155,8 +155,8 @@ public:
                                               const std::optional<ready_entry>& after,
                                               std::size_t limit) const;
   /// The earliest `limit` delayed tasks, strictly after `after`.
-  result<std::vector<scheduled_entry>>
-  schedule_page(const std::optional<scheduled_entry>& after, std::size_t limit) const;
+  result<std::vector<scheduled_entry>> schedule_page(const std::optional<scheduled_entry>& after,
+                                                     std::size_t limit) const;
   /// Tasks in one status (recovery reads in_progress), ordered by id.
   result<std::vector<task>> tasks_with_status(task_status s, std::size_t limit) const;
   /// Change-log entries with seq > `after`, oldest first.
