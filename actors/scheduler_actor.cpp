@@ -28,7 +28,7 @@ struct commit_event {
   std::uint64_t request = 0; // response promise, if a client waits
   task_id id = 0;
   std::map<std::string, std::uint64_t, std::less<>> reserved; // creates: admitted counts
-  std::optional<ready_entry> entry;                            // starts: the window entry
+  std::optional<ready_entry> entry;                           // starts: the window entry
   bool sync_lane = false;
   std::string type;
   write_result result = std::vector<task_change>{};
@@ -182,9 +182,8 @@ void start(self_ptr self, const ready_entry& entry, const std::string& type, boo
   durable.entry = entry;
   durable.sync_lane = sync;
   durable.type = type;
-  st.deps.db->submit(
-      update_op{entry.id, [](task& t) { return start_attempt(t, now_ms()); }, true},
-      post_commit(self, std::move(durable)), post_commit(self, std::move(applied)));
+  st.deps.db->submit(update_op{entry.id, [](task& t) { return start_attempt(t, now_ms()); }, true},
+                     post_commit(self, std::move(durable)), post_commit(self, std::move(applied)));
 }
 
 void on_start_durable(self_ptr self, const commit_event& ev) {
@@ -200,8 +199,10 @@ void on_start_durable(self_ptr self, const commit_event& ev) {
   // record (still pending), so the task stays in the ready index: offer it again.
   spdlog::error("start of task {} was not written: {}", ev.id, ev.result.err().message);
   auto& st = self->state;
-  if (ev.sync_lane) st.sync_ready.offer(*ev.entry);
-  else if (auto it = st.types.find(ev.type); it != st.types.end()) it->second.ready.offer(*ev.entry);
+  if (ev.sync_lane)
+    st.sync_ready.offer(*ev.entry);
+  else if (auto it = st.types.find(ev.type); it != st.types.end())
+    it->second.ready.offer(*ev.entry);
 }
 
 void request_refill(self_ptr self, bool sync_lane, bool schedule, const std::string& type,
