@@ -292,9 +292,7 @@ void finish_attempt(self_ptr self, task_id id, handler_outcome out) {
   auto it = st.running.find(id);
   if (it == st.running.end() || it->second.reported) return;
   it->second.reported = true;
-  const type_config* tc = find_type(*st.deps.cfg, it->second.type);
   if (!out.success) spdlog::info("task {} ({}) attempt failed: {}", id, it->second.type, out.error);
-  (void)tc;
   commit_event ev{commit_kind::finish};
   ev.id = id;
   auto apply = [out = std::move(out)](task& t) mutable -> status {

@@ -11,6 +11,7 @@
 #include <spdlog/spdlog.h>
 
 #include "src/core/clock.hpp"
+#include "src/core/lifecycle.hpp"
 #include "storage/keys.hpp"
 
 namespace taskd {
@@ -45,7 +46,7 @@ struct store::group_state {
   rocksdb::WriteBatch batch;
   std::unordered_map<task_id, std::optional<task>> records;
   std::unordered_map<std::string, task_id> idempotency;
-  std::map<std::string, std::int64_t> count_deltas;
+  std::map<std::pair<std::string, task_status>, std::int64_t> count_deltas;
   std::uint64_t next_id;
   std::uint64_t next_seq;
   millis now;
@@ -217,20 +218,22 @@ void store::commit_group(std::vector<queued>& group) {
     if (trim)
       g.batch.DeleteRange(changes_cf_, keys::change_key(oldest_seq_), keys::change_key(keep_from));
 
-    counts_map new_counts;
-    {
-      std::lock_guard lock(mu_);
-      for (auto& [key, delta] : g.count_deltas) {
-        auto slash = key.rfind('/');
-        auto type = key.substr(0, slash);
-        auto s = static_cast<int>(*parse_task_status(key.substr(slash + 1)));
-        auto& c = counts_[type][s];
-        auto value = static_cast<std::int64_t>(c) + delta;
-        std::string enc;
-        keys::put_u64(enc, static_cast<std::uint64_t>(std::max<std::int64_t>(0, value)));
-        g.batch.Put(meta_cf_, std::string(keys::count_prefix) + key, enc);
-      }
+    // Absolute values, so replaying the WAL needs no merge logic. The lock covers the
+    // insertion of a new type into counts_ (readers iterate it); values change only
+    // once the batch is written.
+    std::vector<std::pair<std::uint64_t*, std::uint64_t>> new_counts;
+    new_counts.reserve(g.count_deltas.size());
+    std::unique_lock counts_lock(mu_);
+    for (auto& [key, delta] : g.count_deltas) {
+      auto& c = counts_[key.first][static_cast<int>(key.second)];
+      auto value = static_cast<std::uint64_t>(
+          std::max<std::int64_t>(0, static_cast<std::int64_t>(c) + delta));
+      std::string enc;
+      keys::put_u64(enc, value);
+      g.batch.Put(meta_cf_, keys::count_key(key.first, key.second), enc);
+      new_counts.emplace_back(&c, value);
     }
+    counts_lock.unlock();
 
     rocksdb::WriteOptions wo;
     wo.sync = options_.sync_writes;
@@ -243,13 +246,7 @@ void store::commit_group(std::vector<queued>& group) {
     next_id_ = g.next_id;
     next_seq_ = g.next_seq;
     std::lock_guard lock(mu_);
-    for (auto& [key, delta] : g.count_deltas) {
-      auto slash = key.rfind('/');
-      auto& c = counts_[key.substr(0, slash)]
-                       [static_cast<int>(*parse_task_status(key.substr(slash + 1)))];
-      c = static_cast<std::uint64_t>(
-          std::max<std::int64_t>(0, static_cast<std::int64_t>(c) + delta));
-    }
+    for (auto& [counter, value] : new_counts) *counter = value;
     if (wrote_changes) head_seq_ = head;
     if (trim) oldest_seq_ = keep_from;
   }
@@ -262,10 +259,7 @@ result<std::optional<task>> store::read_for_update(task_id id, group_state& g) {
 }
 
 void store::bump_count(group_state& g, std::string_view type, task_status s, std::int64_t delta) {
-  std::string key(type);
-  key.push_back('/');
-  key.append(to_string(s));
-  g.count_deltas[key] += delta;
+  g.count_deltas[{std::string(type), s}] += delta;
 }
 
 void store::write_task(group_state& g, const std::optional<task>& before, const task& after,
@@ -391,10 +385,7 @@ result<std::vector<task_change>> store::apply_op(write_op& op, group_state& g) {
   auto rec = read_for_update(d.id, g);
   if (!rec) return rec.err();
   if (!*rec) return make_error(errc::not_found, "task " + std::to_string(d.id) + " not found");
-  if (!is_terminal((*rec)->status)) {
-    return make_error(errc::conflict, "cannot delete task " + std::to_string(d.id) + " in status " +
-                                          to_string((*rec)->status));
-  }
+  if (auto st = check_deletable(**rec); !st) return st.err();
   erase_task(g, **rec, out);
   return out;
 }
