@@ -32,12 +32,9 @@ typename Inspector::result_type inspect(Inspector& f, boxed<T>&) {
   return f(caf::meta::type_name("taskd::boxed"));
 }
 
-/// Counters the scheduler owns, for GET /api/v1/types and readiness.
+/// What the scheduler knows that the store does not: tasks running now, by type.
 struct scheduler_stats {
   std::map<std::string, std::uint64_t> running_by_type;
-  std::uint64_t pending = 0;
-  bool sync_busy = false;
-  bool draining = false;
 };
 
 // HTTP -> scheduler (each answered with boxed<write_result>, scheduler_stats for stats).

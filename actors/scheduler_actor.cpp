@@ -515,9 +515,6 @@ caf::behavior scheduler(self_ptr self, scheduler_deps deps) {
           s->running_by_type[name] = static_cast<std::uint64_t>(ts.running);
         for (auto& [id, rt] : self->state.running)
           if (rt.sync && !rt.type.empty()) s->running_by_type[rt.type] += 1;
-        s->pending = self->state.pending->total();
-        s->sync_busy = self->state.sync_busy;
-        s->draining = self->state.draining;
         return s;
       },
       [=](drain_atom, millis grace) -> caf::result<bool> {

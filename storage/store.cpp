@@ -625,13 +625,4 @@ counts_map store::counts() const {
   return counts_;
 }
 
-std::uint64_t store::disk_bytes() const {
-  std::uint64_t total = 0, v = 0;
-  for (auto* h : handles_) {
-    if (db_->GetIntProperty(h, rocksdb::DB::Properties::kTotalSstFilesSize, &v)) total += v;
-    if (db_->GetIntProperty(h, rocksdb::DB::Properties::kCurSizeAllMemTables, &v)) total += v;
-  }
-  return total;
-}
-
 } // namespace taskd

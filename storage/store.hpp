@@ -165,7 +165,6 @@ public:
   std::uint64_t oldest_seq() const;
   std::uint64_t head_seq() const;
   counts_map counts() const;
-  std::uint64_t disk_bytes() const;
 
 private:
   struct queued {
