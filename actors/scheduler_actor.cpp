@@ -266,7 +266,7 @@ void dispatch(self_ptr self) {
   refill_if_low(self);
 }
 
-void on_started(self_ptr self, const commit_event& ev) {
+void on_started(self_ptr self, commit_event& ev) {
   auto& st = self->state;
   if (!ev.result) return; // only successful applies are reported; see on_start_durable
   const task& t = ev.result->front().after;
@@ -283,7 +283,9 @@ void on_started(self_ptr self, const commit_event& ev) {
     self->send(self, outcome_atom::value, t.id, out);
     return;
   }
-  auto actor = spawn_task_actor(self, std::make_shared<const task>(t), *tc);
+  // The event is ours alone: hand its record to the task actor without copying it.
+  auto actor = spawn_task_actor(
+      self, std::make_shared<const task>(std::move(ev.result->front().after)), *tc);
   it->second.actor = actor.address();
 }
 
