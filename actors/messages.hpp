@@ -4,7 +4,11 @@
 // (taskd's actors are all local).
 
 #include <cstdint>
+#include <map>
 #include <memory>
+#include <optional>
+#include <set>
+#include <string>
 #include <vector>
 
 #include <caf/all.hpp>
@@ -32,18 +36,34 @@ typename Inspector::result_type inspect(Inspector& f, boxed<T>&) {
   return f(caf::meta::type_name("taskd::boxed"));
 }
 
-/// What the scheduler knows that the store does not: tasks running now, by type.
+/// What the scheduler knows that the store does not.
 struct scheduler_stats {
   std::map<std::string, std::uint64_t> running_by_type;
+  std::map<std::string, std::uint64_t> completed_last_minute;
+  std::set<std::string, std::less<>> paused;
 };
 
+/// An admin action on every task matching, not a page: retry failed and abandoned,
+/// cancel pending, or delete finished tasks that finished over `older_than_ms` ago.
+enum class bulk_action { retry, cancel, clean };
+struct bulk_request {
+  bulk_action action = bulk_action::retry;
+  std::optional<std::string> type; // required for retry and cancel
+  millis older_than_ms = 0;
+};
+using bulk_result = result<std::uint64_t>; // how many tasks changed
+
 // HTTP -> scheduler (each answered with boxed<write_result>, scheduler_stats for stats).
-using create_atom = caf::atom_constant<caf::atom("create")>; // boxed<std::vector<task>>
-using cancel_atom = caf::atom_constant<caf::atom("cancel")>; // task_id
-using retry_atom = caf::atom_constant<caf::atom("retry")>;   // task_id
-using delete_atom = caf::atom_constant<caf::atom("delete")>; // task_id
-using stats_atom = caf::atom_constant<caf::atom("stats")>;   // -> boxed<scheduler_stats>
-using drain_atom = caf::atom_constant<caf::atom("drain")>;   // millis grace -> bool (all finished)
+using create_atom = caf::atom_constant<caf::atom("create")>;   // boxed<std::vector<task>>
+using cancel_atom = caf::atom_constant<caf::atom("cancel")>;   // task_id
+using retry_atom = caf::atom_constant<caf::atom("retry")>;     // task_id
+using delete_atom = caf::atom_constant<caf::atom("delete")>;   // task_id
+using stats_atom = caf::atom_constant<caf::atom("stats")>;     // -> boxed<scheduler_stats>
+using promote_atom = caf::atom_constant<caf::atom("promote")>; // task_id
+using pause_atom = caf::atom_constant<caf::atom("pause")>;     // std::string type, bool paused
+using bulk_atom = caf::atom_constant<caf::atom("bulk")>;       // boxed<bulk_request>
+                                                               // -> boxed<bulk_result>
+using drain_atom = caf::atom_constant<caf::atom("drain")>; // millis grace -> bool (all finished)
 
 // Internal to the scheduler.
 using committed_atom = caf::atom_constant<caf::atom("committed")>;
@@ -53,6 +73,7 @@ using refilled_atom = caf::atom_constant<caf::atom("refilled")>;
 using run_atom = caf::atom_constant<caf::atom("run")>;
 using timeout_atom = caf::atom_constant<caf::atom("timeout")>;
 using grace_atom = caf::atom_constant<caf::atom("grace")>;
+using bulk_page_atom = caf::atom_constant<caf::atom("bulkpage")>;
 
 /// Registers the message types with an actor system config.
 void add_message_types(caf::actor_system_config& cfg);

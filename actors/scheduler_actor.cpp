@@ -10,6 +10,7 @@
 #include "src/core/admission.hpp"
 #include "src/core/clock.hpp"
 #include "src/core/lifecycle.hpp"
+#include "src/core/minute_counter.hpp"
 #include "src/core/window.hpp"
 
 namespace taskd {
@@ -17,7 +18,18 @@ namespace taskd {
 namespace {
 
 // start: the start transition is applied (not yet durable); start_durable: it is synced.
-enum class commit_kind { create, start, start_durable, finish, promote, cancel, retry, remove };
+enum class commit_kind {
+  create,
+  start,
+  start_durable,
+  finish,
+  promote,
+  cancel,
+  retry,
+  remove,
+  pause,
+  bulk
+};
 
 constexpr std::size_t promote_batch = 1000; // due tasks moved per commit
 
@@ -30,9 +42,28 @@ struct commit_event {
   std::map<std::string, std::uint64_t, std::less<>> reserved; // creates: admitted counts
   std::optional<ready_entry> entry;                           // starts: the window entry
   bool sync_lane = false;
+  bool paused = false; // pause: the new state
   std::string type;
+  std::uint64_t bulk_job = 0;
   write_result result = std::vector<task_change>{};
 };
+
+struct bulk_page {
+  std::uint64_t job = 0;
+  result<task_page> page = task_page{};
+};
+
+struct bulk_job {
+  bulk_request req;
+  caf::response_promise rp;
+  std::vector<task_status> statuses; // scanned one after the other
+  std::size_t status_index = 0;
+  task_id after = 0;
+  bool more = false; // the page in flight is not the last of its status
+  std::uint64_t count = 0;
+};
+
+constexpr std::size_t bulk_page_size = 500;
 
 struct refill_event {
   bool sync_lane = false;
@@ -72,6 +103,13 @@ struct scheduler_state {
   std::unordered_map<std::uint64_t, caf::response_promise> promises;
   bool draining = false;
   std::vector<caf::response_promise> drain_waiters;
+  // Paused types admit but do not dispatch. The sync lane learns a task's type only when
+  // its start applies, so the start itself refuses paused types (from this snapshot).
+  std::shared_ptr<const std::set<std::string, std::less<>>> paused;
+  bool sync_restart = false; // re-read the sync lane once the refill in flight lands
+  std::map<std::string, minute_counter, std::less<>> completed;
+  std::uint64_t next_bulk = 1;
+  std::unordered_map<std::uint64_t, bulk_job> bulk_jobs;
 };
 
 using self_ptr = caf::stateful_actor<scheduler_state>*;
@@ -182,7 +220,12 @@ void start(self_ptr self, const ready_entry& entry, const std::string& type, boo
   durable.entry = entry;
   durable.sync_lane = sync;
   durable.type = type;
-  st.deps.db->submit(update_op{entry.id, [](task& t) { return start_attempt(t, now_ms()); }, true},
+  auto apply = [paused = sync ? st.paused : nullptr](task& t) -> status {
+    if (paused && paused->count(t.type))
+      return make_error(errc::conflict, "type " + t.type + " is paused");
+    return start_attempt(t, now_ms());
+  };
+  st.deps.db->submit(update_op{entry.id, std::move(apply), true},
                      post_commit(self, std::move(durable)), post_commit(self, std::move(applied)));
 }
 
@@ -256,6 +299,7 @@ void dispatch(self_ptr self) {
     start(self, e, "", true);
   }
   for (auto& [name, ts] : st.types) {
+    if (st.paused->count(name)) continue;
     const std::int32_t limit = ts.cfg ? ts.cfg->concurrency : 1;
     while (ts.running < limit && !ts.ready.empty()) {
       auto e = ts.ready.pop_front();
@@ -310,6 +354,125 @@ void finish_attempt(self_ptr self, task_id id, handler_outcome out) {
   dispatch(self);
 }
 
+void set_paused(self_ptr self, const std::string& type, bool paused) {
+  auto& st = self->state;
+  auto next = std::make_shared<std::set<std::string, std::less<>>>(*st.paused);
+  if (paused) {
+    next->insert(type);
+  } else {
+    next->erase(type);
+    // Sync tasks of the type met refused starts while it was paused: read the lane again.
+    if (st.sync_ready.loading())
+      st.sync_restart = true;
+    else
+      st.sync_ready.mark_incomplete();
+  }
+  st.paused = std::move(next);
+}
+
+void bulk_read(self_ptr self, std::uint64_t job_id);
+
+void bulk_done(self_ptr self, std::uint64_t job_id, bulk_result r) {
+  auto& jobs = self->state.bulk_jobs;
+  auto it = jobs.find(job_id);
+  if (it == jobs.end()) return;
+  it->second.rp.deliver(make_boxed<bulk_result>(std::move(r)));
+  jobs.erase(it);
+}
+
+/// The next page of the job's current status, or the next status, or done.
+void bulk_advance(self_ptr self, std::uint64_t job_id) {
+  auto& job = self->state.bulk_jobs.at(job_id);
+  if (!job.more) {
+    job.status_index += 1;
+    job.after = 0;
+  }
+  if (job.status_index >= job.statuses.size()) return bulk_done(self, job_id, job.count);
+  bulk_read(self, job_id);
+}
+
+void bulk_read(self_ptr self, std::uint64_t job_id) {
+  auto& job = self->state.bulk_jobs.at(job_id);
+  list_filter f;
+  f.type = job.req.type;
+  f.status = job.statuses[job.status_index];
+  f.after = job.after;
+  f.limit = bulk_page_size;
+  store* db = self->state.deps.db;
+  auto handle = caf::actor_cast<caf::actor>(self);
+  self->spawn<caf::detached>([=](caf::blocking_actor*) {
+    auto page = make_boxed<bulk_page>();
+    page->job = job_id;
+    page->page = db->list(f);
+    caf::anon_send(handle, bulk_page_atom::value, page);
+  });
+}
+
+void on_bulk_page(self_ptr self, bulk_page& p) {
+  auto& st = self->state;
+  auto it = st.bulk_jobs.find(p.job);
+  if (it == st.bulk_jobs.end()) return;
+  auto& job = it->second;
+  if (!p.page) return bulk_done(self, p.job, p.page.err());
+  job.more = p.page->next_after.has_value();
+  if (p.page->tasks.empty()) {
+    job.more = false;
+    return bulk_advance(self, p.job);
+  }
+  batch_op op;
+  for (const auto& t : p.page->tasks) op.ids.push_back(t.id);
+  job.after = op.ids.back();
+  switch (job.req.action) {
+  case bulk_action::retry: op.apply = [](task& t) { return retry_task(t, now_ms()); }; break;
+  case bulk_action::cancel: op.apply = [](task& t) { return cancel_task(t, now_ms()); }; break;
+  case bulk_action::clean:
+    op.erase = true;
+    op.apply = [cutoff = now_ms() - job.req.older_than_ms](task& t) {
+      return check_finished_before(t, cutoff);
+    };
+    break;
+  }
+  commit_event ev{commit_kind::bulk};
+  ev.bulk_job = p.job;
+  st.deps.db->submit(std::move(op), post_commit(self, std::move(ev)));
+}
+
+void on_bulk_committed(self_ptr self, commit_event& ev) {
+  auto& st = self->state;
+  auto it = st.bulk_jobs.find(ev.bulk_job);
+  if (it == st.bulk_jobs.end()) return;
+  if (!ev.result) return bulk_done(self, ev.bulk_job, ev.result.err());
+  auto kind = it->second.req.action == bulk_action::retry    ? commit_kind::retry
+              : it->second.req.action == bulk_action::cancel ? commit_kind::cancel
+                                                             : commit_kind::remove;
+  for (auto& ch : *ev.result) account(self, kind, ch);
+  it->second.count += ev.result->size();
+  bulk_advance(self, ev.bulk_job);
+  dispatch(self);
+}
+
+void on_bulk(self_ptr self, bulk_request req, caf::response_promise rp) {
+  auto& st = self->state;
+  if (st.draining && req.action == bulk_action::retry) {
+    rp.deliver(make_boxed<bulk_result>(make_error(errc::shutting_down, "taskd is shutting down")));
+    return;
+  }
+  bulk_job job;
+  switch (req.action) {
+  case bulk_action::retry: job.statuses = {task_status::failed, task_status::abandoned}; break;
+  case bulk_action::cancel: job.statuses = {task_status::pending}; break;
+  case bulk_action::clean:
+    job.statuses = {task_status::completed, task_status::failed, task_status::abandoned,
+                    task_status::cancelled};
+    break;
+  }
+  job.req = std::move(req);
+  job.rp = std::move(rp);
+  auto id = st.next_bulk++;
+  st.bulk_jobs.emplace(id, std::move(job));
+  bulk_read(self, id);
+}
+
 void on_committed(self_ptr self, commit_event& ev) {
   auto& st = self->state;
   switch (ev.kind) {
@@ -325,6 +488,10 @@ void on_committed(self_ptr self, commit_event& ev) {
     }
     break;
   case commit_kind::start: on_started(self, ev); break;
+  case commit_kind::pause:
+    if (ev.result) set_paused(self, ev.type, ev.paused);
+    break;
+  case commit_kind::bulk: on_bulk_committed(self, ev); return;
   case commit_kind::start_durable: on_start_durable(self, ev); break;
   case commit_kind::promote:
     st.promoting = false;
@@ -340,7 +507,11 @@ void on_committed(self_ptr self, commit_event& ev) {
     break;
   default:
     if (ev.result)
-      for (auto& ch : *ev.result) account(self, ev.kind, ch);
+      for (auto& ch : *ev.result) {
+        account(self, ev.kind, ch);
+        if (ev.kind == commit_kind::finish && ch.after.status == task_status::completed)
+          st.completed[ch.after.type].add(now_ms());
+      }
     else if (ev.kind == commit_kind::finish)
       spdlog::error("recording the outcome of task {} failed: {}", ev.id, ev.result.err().message);
     break;
@@ -372,6 +543,10 @@ void on_refilled(self_ptr self, refill_event& ev) {
       w->abort_refill();
     } else {
       w->finish_refill(*ev.ready, ev.ready->size() < ev.asked, skip_running);
+    }
+    if (ev.sync_lane && st.sync_restart) {
+      st.sync_restart = false;
+      st.sync_ready.mark_incomplete();
     }
   }
   dispatch(self);
@@ -448,6 +623,7 @@ void submit_update(self_ptr self, commit_kind kind, task_id id, Apply apply,
 caf::behavior scheduler(self_ptr self, scheduler_deps deps) {
   auto& st = self->state;
   st.deps = deps;
+  st.paused = std::make_shared<const std::set<std::string, std::less<>>>(deps.db->paused_types());
   st.pending = std::make_unique<pending_ledger>(*deps.cfg);
   st.sync_ready = bounded_window<ready_entry>(deps.window_capacity);
   st.scheduled = bounded_window<scheduled_entry>(deps.window_capacity);
@@ -511,8 +687,33 @@ caf::behavior scheduler(self_ptr self, scheduler_deps deps) {
         self->state.deps.db->submit(delete_op{id}, post_commit(self, std::move(ev)));
         return rp;
       },
+      [=](promote_atom, task_id id) -> caf::result<boxed<write_result>> {
+        auto rp = self->make_response_promise<boxed<write_result>>();
+        submit_update(
+            self, commit_kind::retry, id, [](task& t) { return promote_task(t, now_ms()); }, rp);
+        return rp;
+      },
+      [=](pause_atom, const std::string& type, bool paused) -> caf::result<boxed<write_result>> {
+        auto rp = self->make_response_promise<boxed<write_result>>();
+        commit_event ev{commit_kind::pause};
+        ev.type = type;
+        ev.paused = paused;
+        ev.request = remember(self, rp);
+        self->state.deps.db->submit(pause_op{type, paused}, post_commit(self, std::move(ev)));
+        return rp;
+      },
+      [=](bulk_atom, boxed<bulk_request> req) -> caf::result<boxed<bulk_result>> {
+        auto rp = self->make_response_promise<boxed<bulk_result>>();
+        on_bulk(self, std::move(*req), rp);
+        return rp;
+      },
+      [=](bulk_page_atom, boxed<bulk_page> p) { on_bulk_page(self, *p); },
       [=](stats_atom) {
         auto s = make_boxed<scheduler_stats>();
+        millis now = now_ms();
+        for (auto& [name, c] : self->state.completed)
+          s->completed_last_minute[name] = c.last_minute(now);
+        s->paused = *self->state.paused;
         for (auto& [name, ts] : self->state.types)
           s->running_by_type[name] = static_cast<std::uint64_t>(ts.running);
         for (auto& [id, rt] : self->state.running)
@@ -575,6 +776,9 @@ void add_message_types(caf::actor_system_config& cfg) {
   cfg.add_message_type<boxed<handler_outcome>>("taskd::boxed<handler_outcome>");
   cfg.add_message_type<boxed<commit_event>>("taskd::boxed<commit_event>");
   cfg.add_message_type<boxed<refill_event>>("taskd::boxed<refill_event>");
+  cfg.add_message_type<boxed<bulk_request>>("taskd::boxed<bulk_request>");
+  cfg.add_message_type<boxed<bulk_result>>("taskd::boxed<bulk_result>");
+  cfg.add_message_type<boxed<bulk_page>>("taskd::boxed<bulk_page>");
 }
 
 } // namespace taskd

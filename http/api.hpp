@@ -18,10 +18,18 @@ struct api_context {
   caf::actor_system* sys = nullptr;
   caf::actor scheduler;
   std::shared_ptr<std::atomic<bool>> ready; // store open and recovery done
+  caf::actor bridge;
+  std::shared_ptr<std::atomic<std::size_t>> subscribers; // event-stream connections
+  millis started_at = 0;
+  std::shared_ptr<std::atomic<std::int64_t>> event_backlog = // messages queued to them
+      std::make_shared<std::atomic<std::int64_t>>(0);
 };
 
 /// Answers every request exactly once; never throws (errors become JSON responses).
 void handle_request(const api_context& ctx, request&& req, responder respond);
+
+/// Who takes over an upgrade request (GET /api/v1/events); empty: answer it as a request.
+connection_taker upgrade_request(const api_context& ctx, const request& req);
 
 /// HTTP status for a client-visible error code: the one place the mapping lives.
 int http_status(errc code);

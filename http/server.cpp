@@ -5,6 +5,7 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/strand.hpp>
 #include <boost/beast/core.hpp>
+#include <boost/beast/websocket/rfc6455.hpp>
 #include <boost/json.hpp>
 #include <spdlog/spdlog.h>
 
@@ -31,8 +32,9 @@ constexpr auto read_timeout = std::chrono::seconds(60);
 
 class session : public std::enable_shared_from_this<session> {
 public:
-  session(tcp::socket&& socket, const server_options& options, const request_handler& handler)
-      : stream_(std::move(socket)), options_(options), handler_(handler) {}
+  session(tcp::socket&& socket, const server_options& options, const request_handler& handler,
+          const upgrade_handler& upgrade)
+      : stream_(std::move(socket)), options_(options), handler_(handler), upgrade_(upgrade) {}
 
   void run() {
     net::dispatch(stream_.get_executor(), [self = shared_from_this()] { self->read(); });
@@ -91,6 +93,12 @@ private:
       return close();
     }
     request req = parser_->release();
+    if (upgrade_ && beast::websocket::is_upgrade(req)) {
+      if (auto taker = upgrade_(req)) {
+        stream_.expires_never();
+        return taker(stream_.release_socket(), std::move(req));
+      }
+    }
     auto self = shared_from_this();
     auto exec = stream_.get_executor();
     handler_(std::move(req), [self, exec](response res) {
@@ -119,13 +127,16 @@ private:
   std::optional<beast_http::request_parser<beast_http::string_body>> parser_;
   const server_options& options_;
   const request_handler& handler_;
+  const upgrade_handler& upgrade_;
 };
 
 } // namespace
 
 struct server::listener : std::enable_shared_from_this<server::listener> {
-  listener(net::io_context& ioc, const server_options& options, const request_handler& handler)
-      : ioc_(ioc), acceptor_(net::make_strand(ioc)), options_(options), handler_(handler) {}
+  listener(net::io_context& ioc, const server_options& options, const request_handler& handler,
+           const upgrade_handler& upgrade)
+      : ioc_(ioc), acceptor_(net::make_strand(ioc)), options_(options), handler_(handler),
+        upgrade_(upgrade) {}
 
   void open(const tcp::endpoint& ep) {
     acceptor_.open(ep.protocol());
@@ -140,7 +151,8 @@ struct server::listener : std::enable_shared_from_this<server::listener> {
       if (ec == net::error::operation_aborted) return;
       if (!ec) {
         socket.set_option(tcp::no_delay(true), ec);
-        std::make_shared<session>(std::move(socket), self->options_, self->handler_)->run();
+        std::make_shared<session>(std::move(socket), self->options_, self->handler_, self->upgrade_)
+            ->run();
       } else {
         spdlog::warn("accept failed: {}", ec.message());
       }
@@ -152,16 +164,18 @@ struct server::listener : std::enable_shared_from_this<server::listener> {
   tcp::acceptor acceptor_;
   const server_options& options_;
   const request_handler& handler_;
+  const upgrade_handler& upgrade_;
 };
 
-server::server(server_options options, request_handler handler)
-    : options_(std::move(options)), handler_(std::move(handler)), ioc_(options_.threads) {}
+server::server(server_options options, request_handler handler, upgrade_handler upgrade)
+    : options_(std::move(options)), handler_(std::move(handler)), upgrade_(std::move(upgrade)),
+      ioc_(options_.threads) {}
 
 server::~server() { stop(); }
 
 void server::start() {
   auto addr = net::ip::make_address(options_.host);
-  listener_ = std::make_shared<listener>(ioc_, options_, handler_);
+  listener_ = std::make_shared<listener>(ioc_, options_, handler_, upgrade_);
   listener_->open(tcp::endpoint{addr, options_.port});
   bound_port_ = listener_->acceptor_.local_endpoint().port();
   listener_->accept();

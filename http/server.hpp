@@ -9,6 +9,7 @@
 #include <vector>
 
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
 #include <boost/beast/http.hpp>
 
 namespace taskd::http {
@@ -19,6 +20,10 @@ using response = beast_http::response<beast_http::string_body>;
 /// Called at most once per request, from any thread.
 using responder = std::function<void(response)>;
 using request_handler = std::function<void(request&&, responder)>;
+/// Takes over a connection after a WebSocket upgrade request.
+using connection_taker = std::function<void(boost::asio::ip::tcp::socket&&, request&&)>;
+/// For an upgrade request: who takes the connection, or empty to answer it as a request.
+using upgrade_handler = std::function<connection_taker(const request&)>;
 
 struct server_options {
   std::string host = "127.0.0.1";
@@ -29,7 +34,7 @@ struct server_options {
 
 class server {
 public:
-  server(server_options options, request_handler handler);
+  server(server_options options, request_handler handler, upgrade_handler upgrade = {});
   ~server();
 
   /// Binds and starts the I/O threads. The bound port is `port()` (useful with port 0).
@@ -42,6 +47,7 @@ private:
   struct listener;
   server_options options_;
   request_handler handler_;
+  upgrade_handler upgrade_;
   boost::asio::io_context ioc_;
   std::shared_ptr<listener> listener_;
   std::vector<std::thread> threads_;

@@ -11,9 +11,11 @@
 
 #include "actors/messages.hpp"
 #include "actors/pruner_actor.hpp"
+#include "actors/bridge_actor.hpp"
 #include "actors/scheduler_actor.hpp"
 #include "http/api.hpp"
 #include "src/config/config.hpp"
+#include "src/core/clock.hpp"
 #include "src/handlers/handlers.hpp"
 
 using namespace taskd;
@@ -101,16 +103,24 @@ int main(int argc, char** argv) {
   // create->start p50 2.4 -> 0.8 ms, enqueue_single 5.8k -> 8.5k/s vs CAF's default 4).
   caf_cfg.set("scheduler.max-threads", 1);
   add_message_types(caf_cfg);
+  add_bridge_message_types(caf_cfg);
   auto sys = std::make_unique<caf::actor_system>(caf_cfg);
   auto scheduler = spawn_scheduler(*sys, scheduler_deps{cfg, db->get()});
   auto pruner = spawn_pruner(*sys, cfg->retention, db->get());
 
-  http::api_context ctx{cfg, db->get(), sys.get(), scheduler,
-                        std::make_shared<std::atomic<bool>>(true)};
+  auto subscribers = std::make_shared<std::atomic<std::size_t>>(0);
+  auto bridge = spawn_bridge(*sys, bridge_deps{db->get(), cfg->events, subscribers});
+
+  http::api_context ctx{
+      cfg,    db->get(),   sys.get(), scheduler, std::make_shared<std::atomic<bool>>(true),
+      bridge, subscribers, now_ms()};
   http::server_options ho{cfg->server.host, cfg->server.port, cfg->server.max_body_bytes, 2};
-  http::server server(ho, [&ctx](http::request&& req, http::responder r) {
-    http::handle_request(ctx, std::move(req), std::move(r));
-  });
+  http::server server(
+      ho,
+      [&ctx](http::request&& req, http::responder r) {
+        http::handle_request(ctx, std::move(req), std::move(r));
+      },
+      [&ctx](const http::request& req) { return http::upgrade_request(ctx, req); });
   try {
     server.start();
   } catch (const std::exception& e) {
@@ -134,6 +144,7 @@ int main(int argc, char** argv) {
   }
   server.stop();
   caf::anon_send_exit(pruner, caf::exit_reason::user_shutdown);
+  caf::anon_send_exit(bridge, caf::exit_reason::user_shutdown);
   (*db)->close();
   if (!drained) {
     // Attempts still running stay in_progress on disk and are recovered as stalled at the

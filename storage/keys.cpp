@@ -101,6 +101,18 @@ std::string change_key(std::uint64_t seq) {
   return k;
 }
 
+std::string task_change_prefix(task_id id) {
+  std::string k(1, 'c');
+  put_u64(k, id);
+  return k;
+}
+
+std::string task_change_key(task_id id, std::uint64_t seq) {
+  std::string k = task_change_prefix(id);
+  put_u64(k, seq);
+  return k;
+}
+
 std::string finished_prefix(task_status s) { return std::string(1, static_cast<char>(s)); }
 
 std::string finished_key(task_status s, millis finished_at, task_id id) {

@@ -38,6 +38,11 @@ std::string type_status_prefix(std::string_view type, task_status s);
 
 std::string change_key(std::uint64_t seq);
 
+/// A task's timeline, in the listing index CF: 'c' [id: u64][seq: u64] for every logged
+/// change of the task; removed with the task.
+std::string task_change_prefix(task_id id);
+std::string task_change_key(task_id id, std::uint64_t seq);
+
 /// Finished index: [status][finished_at: u64][id: u64], oldest first, for retention.
 std::string finished_prefix(task_status s);
 std::string finished_key(task_status s, millis finished_at, task_id id);
@@ -47,5 +52,6 @@ inline constexpr std::string_view next_id_key = "next_id";
 inline constexpr std::string_view next_seq_key = "next_seq";
 inline constexpr std::string_view count_prefix = "count/";
 std::string count_key(std::string_view type, task_status s);
+inline constexpr std::string_view paused_prefix = "paused/";
 
 } // namespace taskd::keys

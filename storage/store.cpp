@@ -47,6 +47,8 @@ struct store::group_state {
   std::unordered_map<task_id, std::optional<task>> records;
   std::unordered_map<std::string, task_id> idempotency;
   std::map<std::pair<std::string, task_status>, std::int64_t> count_deltas;
+  std::unordered_map<task_id, std::vector<std::uint64_t>> timeline_added;
+  std::map<std::string, bool> paused_changes;
   std::uint64_t next_id;
   std::uint64_t next_seq;
   millis now;
@@ -131,6 +133,10 @@ status store::load_meta() {
         keys::get_u64(view(it->value()));
   }
   if (!it->status().ok()) return from_status(it->status(), "read counts");
+  for (it->Seek(std::string(keys::paused_prefix));
+       it->Valid() && starts_with(it->key(), keys::paused_prefix); it->Next())
+    paused_.emplace(view(it->key()).substr(keys::paused_prefix.size()));
+  if (!it->status().ok()) return from_status(it->status(), "read paused types");
 
   std::unique_ptr<rocksdb::Iterator> ch(db_->NewIterator(rocksdb::ReadOptions(), changes_cf_));
   ch->SeekToFirst();
@@ -249,6 +255,13 @@ void store::commit_group(std::vector<queued>& group) {
     for (auto& [counter, value] : new_counts) *counter = value;
     if (wrote_changes) head_seq_ = head;
     if (trim) oldest_seq_ = keep_from;
+    for (auto& [type, paused] : g.paused_changes) {
+      if (paused)
+        paused_.insert(type);
+      else if (auto p = paused_.find(type); p != paused_.end())
+        paused_.erase(p);
+    }
+    if (wrote_changes && on_changes_) on_changes_(head);
   }
   for (std::size_t i = 0; i < group.size(); ++i) group[i].cb(std::move(results[i]));
 }
@@ -294,7 +307,11 @@ void store::write_task(group_state& g, const std::optional<task>& before, const 
       b.Put(schedule_cf_, keys::schedule_key(after.run_at, id), rocksdb::Slice());
   }
   std::string record = encode_task(after);
-  if (log_change) b.Put(changes_cf_, keys::change_key(g.next_seq++), "u" + record);
+  if (log_change) {
+    b.Put(index_cf_, keys::task_change_key(id, g.next_seq), rocksdb::Slice());
+    g.timeline_added[id].push_back(g.next_seq);
+    b.Put(changes_cf_, keys::change_key(g.next_seq++), "u" + record);
+  }
   b.Put(tasks_cf_, keys::task_key(id), record);
   g.records[id] = after;
 }
@@ -381,6 +398,35 @@ result<std::vector<task_change>> store::apply_op(write_op& op, group_state& g) {
   }
   if (auto* p = std::get_if<prune_op>(&op)) return prune(*p, g);
   if (auto* p = std::get_if<promote_op>(&op)) return promote(*p, g);
+  if (auto* b = std::get_if<batch_op>(&op)) {
+    for (task_id id : b->ids) {
+      auto rec = read_for_update(id, g);
+      if (!rec) return rec.err();
+      if (!*rec) continue;
+      task after = **rec;
+      if (!b->apply(after)) continue;
+      if (b->erase) {
+        erase_task(g, **rec, out);
+        continue;
+      }
+      task_change ch;
+      ch.before = (*rec)->status;
+      ch.seq = g.next_seq;
+      write_task(g, *rec, after, true);
+      ch.after = std::move(after);
+      out.push_back(std::move(ch));
+    }
+    return out;
+  }
+  if (auto* p = std::get_if<pause_op>(&op)) {
+    std::string key = std::string(keys::paused_prefix) + p->type;
+    if (p->paused)
+      g.batch.Put(meta_cf_, key, "1");
+    else
+      g.batch.Delete(meta_cf_, key);
+    g.paused_changes[p->type] = p->paused;
+    return out;
+  }
   auto& d = std::get<delete_op>(op);
   auto rec = read_for_update(d.id, g);
   if (!rec) return rec.err();
@@ -401,6 +447,7 @@ void store::erase_task(group_state& g, const task& t, std::vector<task_change>& 
     g.idempotency.erase(*t.idempotency_key);
   }
   bump_count(g, t.type, t.status, -1);
+  erase_timeline(g, t.id);
   task_change ch;
   ch.before = t.status;
   ch.after = t;
@@ -409,6 +456,21 @@ void store::erase_task(group_state& g, const task& t, std::vector<task_change>& 
   b.Put(changes_cf_, keys::change_key(g.next_seq++), encode_change(true, t));
   g.records[t.id] = std::nullopt;
   out.push_back(std::move(ch));
+}
+
+void store::erase_timeline(group_state& g, task_id id) {
+  std::string prefix = keys::task_change_prefix(id);
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), index_cf_));
+  for (it->Seek(prefix); it->Valid() && starts_with(it->key(), prefix); it->Next())
+    g.batch.Delete(index_cf_, it->key());
+  // A failed read leaves timeline keys behind: harmless (a timeline is read only for a
+  // task that exists), so log it rather than fail the deletion.
+  if (!it->status().ok())
+    spdlog::warn("reading the timeline of task {} failed: {}", id, it->status().ToString());
+  if (auto added = g.timeline_added.find(id); added != g.timeline_added.end()) {
+    for (auto seq : added->second) g.batch.Delete(index_cf_, keys::task_change_key(id, seq));
+    g.timeline_added.erase(added);
+  }
 }
 
 result<std::vector<task_change>> store::prune(const prune_op& op, group_state& g) {
@@ -488,6 +550,20 @@ rocksdb::Status scan_ids(rocksdb::DB& db, rocksdb::ColumnFamilyHandle* cf,
   return it->status();
 }
 
+/// The same, downwards: ids below `before` (0: from the top), highest first.
+rocksdb::Status scan_ids_desc(rocksdb::DB& db, rocksdb::ColumnFamilyHandle* cf,
+                              const std::string& prefix, task_id before, std::size_t want,
+                              std::vector<task_id>& ids) {
+  if (before == 1) return rocksdb::Status::OK();
+  std::string start = prefix;
+  keys::put_u64(start, before == 0 ? UINT64_MAX : before - 1);
+  std::unique_ptr<rocksdb::Iterator> it(db.NewIterator(rocksdb::ReadOptions(), cf));
+  for (it->SeekForPrev(start); it->Valid() && starts_with(it->key(), prefix) && ids.size() < want;
+       it->Prev())
+    ids.push_back(keys::get_u64(view(it->key()), prefix.size()));
+  return it->status();
+}
+
 } // namespace
 
 result<task_page> store::list(const list_filter& filter) const {
@@ -496,11 +572,16 @@ result<task_page> store::list(const list_filter& filter) const {
   std::vector<task_id> ids;
   ids.reserve(limit + 1);
   rocksdb::Status st;
+  auto scan = [&](rocksdb::ColumnFamilyHandle* cf, const std::string& prefix,
+                  std::vector<task_id>& into) {
+    return filter.descending ? scan_ids_desc(*db_, cf, prefix, filter.after, limit + 1, into)
+                             : scan_ids(*db_, cf, prefix, filter.after, limit + 1, into);
+  };
   if (filter.type) {
-    st = scan_ids(*db_, index_cf_,
-                  filter.status ? keys::type_status_prefix(*filter.type, *filter.status)
-                                : keys::type_prefix(*filter.type),
-                  filter.after, limit + 1, ids);
+    st = scan(index_cf_,
+              filter.status ? keys::type_status_prefix(*filter.type, *filter.status)
+                            : keys::type_prefix(*filter.type),
+              ids);
   } else if (filter.status) {
     // No status-only index (it would cost two more writes per transition): merge the
     // per-type indexes, each at most a page long; types are few (they come from config).
@@ -511,15 +592,17 @@ result<task_page> store::list(const list_filter& filter) const {
     }
     for (auto& type : types) {
       std::vector<task_id> part;
-      st = scan_ids(*db_, index_cf_, keys::type_status_prefix(type, *filter.status), filter.after,
-                    limit + 1, part);
+      st = scan(index_cf_, keys::type_status_prefix(type, *filter.status), part);
       if (!st.ok()) break;
       ids.insert(ids.end(), part.begin(), part.end());
     }
-    std::sort(ids.begin(), ids.end());
+    if (filter.descending)
+      std::sort(ids.rbegin(), ids.rend());
+    else
+      std::sort(ids.begin(), ids.end());
     if (ids.size() > limit + 1) ids.resize(limit + 1);
   } else {
-    st = scan_ids(*db_, tasks_cf_, std::string(), filter.after, limit + 1, ids);
+    st = scan(tasks_cf_, std::string(), ids);
   }
   if (!st.ok()) return from_status(st, "list tasks");
   bool more = ids.size() > limit;
@@ -623,6 +706,38 @@ std::uint64_t store::head_seq() const {
 counts_map store::counts() const {
   std::lock_guard lock(mu_);
   return counts_;
+}
+
+std::set<std::string, std::less<>> store::paused_types() const {
+  std::lock_guard lock(mu_);
+  return paused_;
+}
+
+void store::on_changes(std::function<void(std::uint64_t)> fn) {
+  std::lock_guard lock(mu_);
+  on_changes_ = std::move(fn);
+}
+
+result<std::vector<change_entry>> store::task_changes(task_id id, std::size_t limit) const {
+  std::vector<change_entry> out;
+  std::string prefix = keys::task_change_prefix(id);
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), index_cf_));
+  std::vector<std::uint64_t> seqs;
+  for (it->Seek(prefix); it->Valid() && starts_with(it->key(), prefix) && seqs.size() < limit;
+       it->Next())
+    seqs.push_back(keys::get_u64(view(it->key()), prefix.size()));
+  if (!it->status().ok()) return from_status(it->status(), "read timeline");
+  for (auto seq : seqs) {
+    std::string v;
+    auto st = db_->Get(rocksdb::ReadOptions(), changes_cf_, keys::change_key(seq), &v);
+    if (st.IsNotFound()) continue; // trimmed from the change log
+    if (!st.ok()) return from_status(st, "read change log");
+    if (v.empty()) continue;
+    auto t = decode_task(std::string_view(v).substr(1));
+    if (!t) return make_error(errc::storage_error, "corrupt change-log entry");
+    out.push_back({seq, v[0] == 'd', std::move(*t)});
+  }
+  return out;
 }
 
 } // namespace taskd

@@ -17,6 +17,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <string>
 #include <thread>
 #include <variant>
@@ -88,15 +89,31 @@ struct promote_op {
   std::size_t limit = 1000;
 };
 
-using write_op = std::variant<create_op, update_op, delete_op, prune_op, promote_op>;
+/// Applies `apply` to each listed task; those it accepts are written (with `erase`,
+/// deleted instead); missing tasks and those it refuses are skipped. Answers the changes.
+struct batch_op {
+  std::vector<task_id> ids;
+  std::function<status(task&)> apply;
+  bool erase = false;
+};
+
+/// Pauses or resumes dispatch of a type: durable, answered with no changes.
+struct pause_op {
+  std::string type;
+  bool paused = true;
+};
+
+using write_op =
+    std::variant<create_op, update_op, delete_op, prune_op, promote_op, pause_op, batch_op>;
 using write_result = result<std::vector<task_change>>;
 using write_callback = std::function<void(write_result)>;
 
 struct list_filter {
   std::optional<task_status> status;
   std::optional<std::string> type;
-  task_id after = 0;
+  task_id after = 0; // exclusive cursor: ids above it, or below it when descending
   std::size_t limit = 100;
+  bool descending = false;
 };
 
 struct task_page {
@@ -165,6 +182,13 @@ public:
   std::uint64_t oldest_seq() const;
   std::uint64_t head_seq() const;
   counts_map counts() const;
+  /// One task's change-log entries still held, oldest first (its timeline).
+  result<std::vector<change_entry>> task_changes(task_id id, std::size_t limit) const;
+  std::set<std::string, std::less<>> paused_types() const;
+
+  /// `fn(head_seq)` runs on the writer thread after every commit that logged changes,
+  /// once they are durable. Keep it short: post elsewhere. Set before writes begin.
+  void on_changes(std::function<void(std::uint64_t)> fn);
 
 private:
   struct queued {
@@ -185,6 +209,7 @@ private:
                   bool log_change);
   void bump_count(group_state& g, std::string_view type, task_status s, std::int64_t delta);
   void erase_task(group_state& g, const task& t, std::vector<task_change>& out);
+  void erase_timeline(group_state& g, task_id id);
   result<std::vector<task_change>> prune(const prune_op& op, group_state& g);
   result<std::vector<task_change>> promote(const promote_op& op, group_state& g);
 
@@ -214,6 +239,8 @@ private:
   std::uint64_t head_seq_ = 0;
   std::uint64_t oldest_seq_ = 0;
   counts_map counts_;
+  std::set<std::string, std::less<>> paused_;
+  std::function<void(std::uint64_t)> on_changes_;
   std::thread writer_;
 };
 

@@ -239,6 +239,16 @@ void read_retention(const toml::table& root, retention_config& r, problems& errs
   read_int(*table, "prune_interval_ms", path, 10, 3600000, r.prune_interval_ms, errs);
 }
 
+void read_events(const toml::table& root, events_config& ev, problems& errs) {
+  const std::string path = "events";
+  const toml::table* table = read_table(root, "events", "", errs);
+  if (table == nullptr) return;
+  check_keys(*table, path, {"max_queued", "idle_timeout_ms", "max_subscribers"}, errs);
+  read_int(*table, "max_queued", path, 16, 1000000, ev.max_queued, errs);
+  read_int(*table, "idle_timeout_ms", path, 1000, 3600000, ev.idle_timeout_ms, errs);
+  read_int(*table, "max_subscribers", path, 1, 100000, ev.max_subscribers, errs);
+}
+
 bool valid_type_name(std::string_view name) {
   if (name.empty() || name.size() > 64) return false;
   for (char c : name) {
@@ -453,11 +463,12 @@ result<config> parse_config(std::string_view toml_text, std::string_view source_
   }
   config cfg;
   problems errs;
-  check_keys(root, "", {"log_level", "server", "limits", "retention", "types"}, errs);
+  check_keys(root, "", {"log_level", "server", "limits", "retention", "events", "types"}, errs);
   read_log_level(root, cfg, errs);
   read_server(root, cfg.server, errs);
   read_limits(root, cfg.limits, errs);
   read_retention(root, cfg.retention, errs);
+  read_events(root, cfg.events, errs);
   read_types(root, cfg, errs);
   if (!errs.empty()) return config_error(errs.joined());
   return cfg;

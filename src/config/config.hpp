@@ -57,10 +57,18 @@ struct retention_config {
   millis prune_interval_ms = 1000;        // pause between pruning passes
 };
 
+/// The WebSocket event stream (GET /api/v1/events).
+struct events_config {
+  std::size_t max_queued = 4096;  // messages queued per subscriber; over it: reset
+  millis idle_timeout_ms = 30000; // pings at half of it; a peer silent this long is dropped
+  std::size_t max_subscribers = 1000;
+};
+
 struct config {
   server_config server;
   limits_config limits;
   retention_config retention;
+  events_config events;
   std::string log_level = "info"; // trace|debug|info|warn|error|critical|off
   std::map<std::string, type_config, std::less<>> types;
 };

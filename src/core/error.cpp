@@ -13,6 +13,7 @@ const char* errc_name(errc code) {
   case errc::payload_too_large: return "payload_too_large";
   case errc::too_many_pending: return "too_many_pending";
   case errc::shutting_down: return "shutting_down";
+  case errc::unavailable: return "unavailable";
   case errc::storage_error: return "storage_error";
   case errc::storage_full: return "storage_full";
   case errc::internal: return "internal";

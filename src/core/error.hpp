@@ -18,6 +18,7 @@ enum class errc {
   payload_too_large,  // 413
   too_many_pending,   // 429: admission bound reached (backpressure)
   shutting_down,      // 503: no longer admitting
+  unavailable,        // 503: a capacity limit other than pending tasks
   storage_error,      // 500: RocksDB failed (never client input)
   storage_full,       // 507: disk full
   internal,           // 500

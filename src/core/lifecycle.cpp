@@ -79,6 +79,15 @@ status cancel_task(task& t, millis now) {
   return ok_status();
 }
 
+status promote_task(task& t, millis now) {
+  if (t.status != task_status::pending) return wrong_state(t, "promote");
+  if (t.run_at <= now)
+    return make_error(errc::conflict, "task " + std::to_string(t.id) + " is already due");
+  t.run_at = now;
+  t.updated_at = now;
+  return ok_status();
+}
+
 status retry_task(task& t, millis now) {
   if (t.status != task_status::failed && t.status != task_status::abandoned)
     return wrong_state(t, "retry");
@@ -94,6 +103,17 @@ status retry_task(task& t, millis now) {
 
 status check_deletable(const task& t) {
   if (!is_terminal(t.status)) return wrong_state(t, "delete");
+  return ok_status();
+}
+
+} // namespace taskd
+
+namespace taskd {
+
+status check_finished_before(const task& t, millis cutoff) {
+  if (auto st = check_deletable(t); !st) return st;
+  if (!t.finished_at || *t.finished_at >= cutoff)
+    return make_error(errc::conflict, "task " + std::to_string(t.id) + " finished too recently");
   return ok_status();
 }
 

@@ -38,7 +38,12 @@ result<attempt_end> stall_attempt(task& t, std::string reason, millis now);
 status cancel_task(task& t, millis now);
 status retry_task(task& t, millis now);
 
+/// A pending task waiting for its run_at (a delay or a retry backoff) becomes due now.
+status promote_task(task& t, millis now);
+
 /// Only finished tasks may be deleted.
 status check_deletable(const task& t);
+/// Bulk cleaning: finished, and finished before `cutoff`.
+status check_finished_before(const task& t, millis cutoff);
 
 } // namespace taskd

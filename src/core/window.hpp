@@ -47,6 +47,7 @@ public:
   /// True when the index may hold keys the window lacks and it is running low.
   bool wants_refill() const { return !complete_ && !loading_ && keys_.size() <= capacity_ / 4; }
   std::size_t capacity() const { return capacity_; }
+  bool loading() const { return loading_; }
   /// Where the next page starts (exclusive); nullopt: from the beginning of the index.
   const std::optional<Key>& refill_after() const { return bound_; }
 

@@ -94,6 +94,34 @@ private:
   std::string received_;
 };
 
+/// A WebSocket client (Beast) for the event stream. A reader thread queues every message;
+/// `next` waits for one with a deadline, so a silent server fails a test instead of
+/// hanging it. Messages are parsed JSON.
+class ws_client {
+public:
+  explicit ws_client(std::uint16_t port, const std::string& target = "/api/v1/events");
+  ~ws_client();
+  ws_client(const ws_client&) = delete;
+  ws_client& operator=(const ws_client&) = delete;
+  bool connected() const;
+  const std::string& connect_error() const;
+  bool send(const std::string& text);
+  /// The next message, or null at the deadline or once the connection is closed.
+  json::value next(ms timeout = 10s);
+  /// Reads until `pred` holds for a message (returned) or fails the test at the deadline;
+  /// `seen`, if given, gets every message read (the match included).
+  json::value next_matching(const std::function<bool(const json::value&)>& pred, ms timeout,
+                            const std::string& what, std::vector<json::value>* seen = nullptr);
+  bool closed() const;
+
+private:
+  struct impl;
+  std::unique_ptr<impl> impl_;
+};
+
+/// VmRSS of a process in KiB (0 if unreadable).
+std::uint64_t rss_kib(pid_t pid);
+
 /// Occurrences of `needle` in `haystack`.
 int count_of(const std::string& haystack, const std::string& needle);
 

@@ -1,0 +1,27 @@
+#pragma once
+// The route handlers, one per endpoint; api.cpp maps paths and methods to them.
+
+#include "http/exchange.hpp"
+
+namespace taskd::http {
+
+// Tasks (task_routes.cpp).
+void create_task(const exchange& ex, const request& req);
+void create_batch(const exchange& ex, const request& req);
+void get_task(const exchange& ex, task_id id);
+void list_tasks(const exchange& ex, std::string_view query);
+void post_cancel(const exchange& ex, task_id id);
+void post_retry(const exchange& ex, task_id id);
+void post_promote(const exchange& ex, task_id id);
+void delete_task(const exchange& ex, task_id id);
+void task_timeline(const exchange& ex, task_id id);
+
+// Types and administration (admin_routes.cpp).
+void list_types(const exchange& ex);
+void get_type(const exchange& ex, std::string_view type);
+void set_type_paused(const exchange& ex, std::string_view type, bool paused);
+void bulk_type_action(const exchange& ex, std::string_view type, bulk_action action);
+void clean_tasks(const exchange& ex, const request& req);
+void admin_info(const exchange& ex);
+
+} // namespace taskd::http

@@ -1,0 +1,136 @@
+#include <spdlog/spdlog.h>
+
+#include "http/routes.hpp"
+#include "src/core/clock.hpp"
+#include "src/core/create_request.hpp"
+#include "src/core/events.hpp"
+
+namespace taskd::http {
+
+namespace {
+
+void reply_changes(const exchange& ex, const boxed<write_result>& r, bool single) {
+  if (!*r) return ex.fail(r->err());
+  const auto& changes = r->value();
+  if (single) {
+    const auto& ch = changes.front();
+    return ex.json(ch.existed ? 200 : 201, to_json(ch.after));
+  }
+  json::array tasks;
+  tasks.reserve(changes.size());
+  for (const auto& ch : changes) tasks.push_back(to_json(ch.after));
+  ex.json(201, json::object{{"tasks", std::move(tasks)}});
+}
+
+} // namespace
+
+// POST /api/v1/tasks: create one task; 201 once durable, 200 for a repeated idempotency_key.
+void create_task(const exchange& ex, const request& req) {
+  auto body = parse_body(req);
+  if (!body) return ex.fail(body.err());
+  auto t = parse_create_request(*body, *ex.ctx.cfg, now_ms());
+  if (!t) return ex.fail(t.err());
+  auto tasks = make_boxed<std::vector<task>>();
+  tasks->push_back(std::move(*t));
+  ask<boxed<write_result>>(
+      ex, [ex](boxed<write_result> r) { reply_changes(ex, r, true); }, create_atom::value, tasks);
+}
+
+// POST /api/v1/tasks/batch: create up to limits.max_batch tasks, all or nothing.
+void create_batch(const exchange& ex, const request& req) {
+  auto body = parse_body(req);
+  if (!body) return ex.fail(body.err());
+  auto ts = parse_batch_request(*body, *ex.ctx.cfg, now_ms());
+  if (!ts) return ex.fail(ts.err());
+  auto tasks = make_boxed<std::vector<task>>(std::move(*ts));
+  ask<boxed<write_result>>(
+      ex, [ex](boxed<write_result> r) { reply_changes(ex, r, false); }, create_atom::value, tasks);
+}
+
+// GET /api/v1/tasks/{id}: the task, 404 if none.
+void get_task(const exchange& ex, task_id id) {
+  auto t = ex.ctx.db->get(id);
+  if (!t) return ex.fail(t.err());
+  if (!*t) return ex.fail(make_error(errc::not_found, "task " + std::to_string(id) + " not found"));
+  ex.json(200, to_json(**t));
+}
+
+// GET /api/v1/tasks?status=&type=&limit=&after=&order=: a page ordered by id (order=desc:
+// newest first, `after` then bounds from above), from the indexes.
+void list_tasks(const exchange& ex, std::string_view query) {
+  list_filter f;
+  for (auto& [key, value] : parse_query(query)) {
+    if (key == "status") {
+      if (value.empty()) continue;
+      f.status = parse_task_status(value);
+      if (!f.status)
+        return ex.fail(make_error(errc::invalid_request,
+                                  "status: unknown status \"" + value +
+                                      "\"; one of pending, in_progress, completed, failed, "
+                                      "abandoned, cancelled"));
+    } else if (key == "type") {
+      if (!value.empty()) f.type = value;
+    } else if (key == "limit") {
+      auto n = parse_id(value);
+      if (!n || *n > 1000)
+        return ex.fail(
+            make_error(errc::invalid_request, "limit: must be an integer between 1 and 1000"));
+      f.limit = *n;
+    } else if (key == "after") {
+      if (value.empty() || value == "0") continue;
+      auto n = parse_id(value);
+      if (!n) return ex.fail(make_error(errc::invalid_request, "after: must be a task id"));
+      f.after = *n;
+    } else if (key == "order") {
+      if (value != "asc" && value != "desc" && !value.empty())
+        return ex.fail(make_error(errc::invalid_request, "order: must be asc or desc"));
+      f.descending = value == "desc";
+    } else {
+      return ex.fail(make_error(errc::invalid_request, key + ": unknown query parameter"));
+    }
+  }
+  auto page = ex.ctx.db->list(f);
+  if (!page) return ex.fail(page.err());
+  json::array tasks;
+  tasks.reserve(page->tasks.size());
+  for (const auto& t : page->tasks) tasks.push_back(to_json(t));
+  json::value next = nullptr;
+  if (page->next_after) next = *page->next_after;
+  ex.json(200, json::object{{"tasks", std::move(tasks)}, {"next_after", next}});
+}
+
+namespace {
+
+template <class Atom> void task_action(const exchange& ex, Atom atom, task_id id) {
+  ask<boxed<write_result>>(
+      ex,
+      [ex](boxed<write_result> r) {
+        if (!*r) return ex.fail(r->err());
+        const auto& ch = r->value().front();
+        if (ch.deleted) return ex.json(200, json::object{{"deleted", true}, {"id", ch.after.id}});
+        ex.json(200, to_json(ch.after));
+      },
+      atom, id);
+}
+
+} // namespace
+
+void post_cancel(const exchange& ex, task_id id) { task_action(ex, cancel_atom::value, id); }
+void post_retry(const exchange& ex, task_id id) { task_action(ex, retry_atom::value, id); }
+void post_promote(const exchange& ex, task_id id) { task_action(ex, promote_atom::value, id); }
+void delete_task(const exchange& ex, task_id id) { task_action(ex, delete_atom::value, id); }
+
+// GET /api/v1/tasks/{id}/events: the task's change-log entries, oldest first.
+void task_timeline(const exchange& ex, task_id id) {
+  auto t = ex.ctx.db->get(id);
+  if (!t) return ex.fail(t.err());
+  if (!*t) return ex.fail(make_error(errc::not_found, "task " + std::to_string(id) + " not found"));
+  auto changes = ex.ctx.db->task_changes(id, 1000);
+  if (!changes) return ex.fail(changes.err());
+  json::array events;
+  for (const auto& c : *changes)
+    events.push_back(json::parse(encode_task_event(c.seq, c.deleted, c.t)));
+  ex.json(200, json::object{{"events", std::move(events)}});
+}
+
+} // namespace taskd::http
