@@ -8,10 +8,7 @@
 
 #include "http/event_socket.hpp"
 #include "http/routes.hpp"
-
-namespace taskd {
-extern const std::string_view ui_index_html;
-}
+#include "http/ui_assets.hpp"
 
 namespace taskd::http {
 
@@ -56,10 +53,17 @@ void route(const exchange& ex, const request& req) {
                                                      " is not allowed on " + std::string(path)));
   };
 
-  // GET / and /admin: the UI page (it routes itself).
-  if (parts.empty() || (parts.size() == 1 && parts[0] == "admin")) {
+  // GET / and /admin: the UI page (it routes itself); /assets/*: its scripts and styles.
+  if (parts.empty() || (parts.size() == 1 && parts[0] == "admin") ||
+      (parts.size() == 2 && parts[0] == "assets")) {
     if (method != verb::get && method != verb::head) return not_allowed();
-    return ex.send(beast_http::status::ok, std::string(ui_index_html), "text/html; charset=utf-8");
+    bool page = parts.size() < 2;
+    const ui_asset* asset = find_ui_asset(page ? std::string_view("/index.html") : path);
+    if (!asset) return ex.fail(make_error(errc::not_found, "no route for " + std::string(path)));
+    // Asset names carry content hashes: cache them for good, never the page.
+    return ex.send(beast_http::status::ok, std::string(asset->body),
+                   std::string(asset->content_type).c_str(),
+                   page ? "no-cache" : "public, max-age=31536000, immutable");
   }
   // GET /healthz: the process is up.
   if (parts.size() == 1 && parts[0] == "healthz") {

@@ -4,9 +4,11 @@
 
 namespace taskd::http {
 
-void exchange::send(beast_http::status st, std::string body, const char* content_type) const {
+void exchange::send(beast_http::status st, std::string body, const char* content_type,
+                    const char* cache_control) const {
   response res{st, version};
   res.set(beast_http::field::content_type, content_type);
+  if (cache_control) res.set(beast_http::field::cache_control, cache_control);
   res.keep_alive(keep_alive);
   res.body() = std::move(body);
   res.prepare_payload();

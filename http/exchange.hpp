@@ -27,8 +27,8 @@ struct exchange {
   bool keep_alive;
   responder respond;
 
-  void send(beast_http::status st, std::string body,
-            const char* content_type = "application/json") const;
+  void send(beast_http::status st, std::string body, const char* content_type = "application/json",
+            const char* cache_control = nullptr) const;
   void json(int st, const json::value& v) const;
   void fail(const error& e) const;
 };

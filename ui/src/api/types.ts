@@ -1,0 +1,100 @@
+export type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
+
+export const TASK_STATUSES = [
+  "pending",
+  "in_progress",
+  "completed",
+  "failed",
+  "abandoned",
+  "cancelled",
+] as const;
+export type TaskStatus = (typeof TASK_STATUSES)[number];
+
+export type TaskMode = "async" | "sync";
+
+export interface Backoff {
+  type: "exponential" | "fixed" | string;
+  delay_ms: number;
+}
+
+export interface Task {
+  id: number;
+  type: string;
+  payload: Json;
+  status: TaskStatus | string;
+  mode: TaskMode | string;
+  priority: number;
+  attempts: number;
+  max_attempts: number;
+  backoff: Backoff;
+  timeout_ms: number;
+  result: Json;
+  error: string | null;
+  run_at: string;
+  created_at: string;
+  updated_at: string;
+  started_at: string | null;
+  finished_at: string | null;
+  idempotency_key: string | null;
+}
+
+export type StatusCounts = Record<TaskStatus, number>;
+
+export interface TypeInfo {
+  name: string;
+  handler: string;
+  mode: TaskMode | string;
+  concurrency: number;
+  max_attempts: number;
+  backoff: Backoff;
+  timeout_ms: number;
+  max_pending: number | null;
+  running: number;
+  counts: StatusCounts;
+  paused: boolean;
+  oldest_pending_at: string | null;
+  completed_last_minute: number;
+  throughput_per_s: number;
+}
+
+export interface TaskPage {
+  tasks: Task[];
+  next_after: number | null;
+}
+
+export interface TimelineEntry {
+  seq: number;
+  event: "task";
+  task: Task;
+}
+
+export interface AdminInfo {
+  version: string;
+  uptime_s: number;
+  data_dir: string;
+  disk_bytes: number;
+  head_seq: number;
+  subscribers: number;
+}
+
+export interface CreateTaskRequest {
+  type: string;
+  payload: Json;
+  mode?: TaskMode;
+  priority?: number;
+  delay_ms?: number;
+}
+
+export interface TaskFilters {
+  status: string; // "" = any
+  type: string; // "" = any
+}
+
+// Messages on the /api/v1/events WebSocket.
+export type ServerMessage =
+  | { event: "hello"; seq: number }
+  | { event: "reset"; seq: number }
+  | { event: "task"; seq: number; task: Task }
+  | { event: "deleted"; seq: number; id: number };
+
+export type ChangeEvent = Extract<ServerMessage, { event: "task" } | { event: "deleted" }>;
