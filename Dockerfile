@@ -1,7 +1,10 @@
-# Builds and runs taskd the way the scripts do, on Debian 12.
-FROM debian:12 AS build
+# Builds and runs taskd the way the scripts do, on Debian 12. The build stage starts from
+# Node's Debian 12 image because the UI build needs Node >= 20.19 (Debian ships 18).
+FROM node:20-bookworm AS build
 WORKDIR /src
+ENV TASKD_SETUP_NO_BROWSER=1
 COPY scripts/setup.sh scripts/setup.sh
+COPY ui/package.json ui/package-lock.json ui/
 RUN apt-get update -qq && scripts/setup.sh
 COPY . .
 RUN rm -rf build && cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \

@@ -9,6 +9,8 @@ packages=(
   libspdlog-dev doctest-dev libtomlplusplus-dev libcli11-dev
   curl jq espeak-ng sox
 )
+# The browser tests run Debian's Chromium (headless); images that only build taskd skip it.
+[ -n "${TASKD_SETUP_NO_BROWSER:-}" ] || packages+=(chromium)
 
 missing=()
 for p in "${packages[@]}"; do
@@ -38,7 +40,10 @@ node -e 'const [a,b]=process.versions.node.split(".").map(Number); if (a<20||(a=
 
 # The UI's packages, exactly as locked; reinstalled only when the lock file changed.
 cd "$(dirname "$0")/.."
-for dir in ui; do
+npm_dirs=(ui)
+[ -n "${TASKD_SETUP_NO_BROWSER:-}" ] || npm_dirs+=(tests/e2e)
+for dir in "${npm_dirs[@]}"; do
+  [ -f "$dir/package-lock.json" ] || continue
   if [ ! -f "$dir/node_modules/.package-lock.json" ] ||
     [ "$dir/package-lock.json" -nt "$dir/node_modules/.package-lock.json" ]; then
     echo "setup: npm ci in $dir" >&2

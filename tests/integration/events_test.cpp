@@ -245,3 +245,24 @@ TEST_CASE("timeline: GET /api/v1/tasks/{id}/events lists a task's changes in ord
   REQUIRE(c.del("/api/v1/tasks/" + std::to_string(id_of(t))).status == 200);
   CHECK(c.get("/api/v1/tasks/" + std::to_string(id_of(t)) + "/events").status == 404);
 }
+
+TEST_CASE("events: pings keep a live client connected and drop a silent one") {
+  taskd_process d(config_with(event_types + "\n[events]\nidle_timeout_ms = 1000\n"));
+  auto c = d.client();
+  ws_client live(d.port()); // Beast answers pings with pongs
+  open_stream(live);
+  // A raw client completes the handshake and then never answers anything.
+  raw_connection silent(d.port());
+  REQUIRE(silent.send("GET /api/v1/events HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\n"
+                      "Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+                      "Sec-WebSocket-Version: 13\r\n\r\n"));
+  wait_until([&] { return c.get("/api/v1/admin/info").json.at("subscribers") == 2; }, 10s,
+             "both subscribers to join");
+  wait_until([&] { return c.get("/api/v1/admin/info").json.at("subscribers") == 1; }, 10s,
+             "the silent subscriber to be dropped");
+  // The answering client joined first and was just as idle: pongs kept it.
+  auto t = create_task(c, json::object{{"type", "echo"}});
+  live.next_matching([&](auto& m) { return is_task_event(m, id_of(t), "completed"); }, 10s,
+                     "an event on the pinged connection");
+  CHECK(!live.closed());
+}
