@@ -161,10 +161,10 @@ void on_catchup(self_ptr self) {
 
 void on_join(self_ptr self, subscriber_id id, std::shared_ptr<event_sink> sink) {
   auto& st = self->state;
-  // Changes committed before the join are in the store already: start from there.
+  // Counted first: commits from now on notify; those before are read from the store here.
+  st.deps.subscribers->fetch_add(1);
   on_head(self, st.deps.db->head_seq());
   st.subs[id] = subscriber{sink, {}, st.head};
-  st.deps.subscribers->fetch_add(1);
   sink->push({message(encode_control_event("hello", st.head))});
 }
 
@@ -206,10 +206,14 @@ caf::behavior bridge(self_ptr self, bridge_deps deps) {
 
 caf::actor spawn_bridge(caf::actor_system& sys, bridge_deps deps) {
   store* db = deps.db;
+  auto subscribers = deps.subscribers;
   auto handle = sys.spawn<caf::detached>(bridge, std::move(deps));
   // A weak reference: the store must not keep the actor (and the actor system) alive.
   caf::actor_addr addr = handle.address();
-  db->on_changes([addr](std::uint64_t head) {
+  // With nobody listening, commits do not wake the bridge's thread (a wake-up per group
+  // commit is measurable on small VMs); a join reads the store's head itself.
+  db->on_changes([addr, subscribers](std::uint64_t head) {
+    if (subscribers->load(std::memory_order_relaxed) == 0) return;
     if (auto h = caf::actor_cast<caf::actor>(addr)) caf::anon_send(h, head_atom::value, head);
   });
   return handle;

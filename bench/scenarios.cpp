@@ -595,4 +595,72 @@ scenario_result scale(net::io_context& ioc, const options& o) {
   return out;
 }
 
+// ---------------------------------------------------------------------------------------
+// flow: N noop tasks flow through a taskd whose retention keeps few finished tasks
+// (completed_max), created in batches as fast as taskd drains them (the backlog of pending
+// tasks is kept under `backlog_cap`, so what is measured is steady state, not a growing
+// queue). RSS and data size are sampled every 5% of the way: after the first fifth (caches
+// and memtables warm, the change log at its retention) both should stay flat.
+scenario_result flow(net::io_context& ioc, const options& o) {
+  const std::uint64_t n = o.flow_tasks > 0 ? o.flow_tasks : scaled(2000000, o.scale);
+  constexpr std::uint64_t backlog_cap = 100000;
+  blocking_client c(ioc, o.ep);
+  error_tally errors;
+  meter m(o.pid);
+  m.start();
+  auto t0 = steady::now();
+  std::uint64_t created = 0;
+  std::uint64_t next_sample = 0;
+  json::array samples;
+  auto sample = [&](std::uint64_t at) {
+    auto p = read_proc(o.pid);
+    samples.push_back(json::object{{"tasks", at},
+                                   {"seconds", round_to(seconds_between(t0, steady::now()))},
+                                   {"rss_mb", round_to(p.rss_mb, 1)},
+                                   {"disk_mb", mb(dir_bytes(o.data_dir))}});
+  };
+  while (created < n) {
+    if (created >= next_sample) {
+      sample(created);
+      next_sample += std::max<std::uint64_t>(n / 20, 1);
+    }
+    auto counts = get_type_counts(c, "flow");
+    if (counts.ok && counts.of("pending") + counts.of("in_progress") > backlog_cap) {
+      // Wait for the drain, checking often: this is the bench pacing itself.
+      while (counts.ok && counts.of("pending") + counts.of("in_progress") > backlog_cap / 2) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));
+        counts = get_type_counts(c, "flow");
+      }
+    }
+    std::uint64_t k = std::min<std::uint64_t>(10 * chunk, n - created);
+    created += create_batches(c, "flow", k, "", errors);
+    if (errors.total() > 100) break;
+  }
+  // Drain: everything created completes (and old completions are pruned meanwhile).
+  for (auto counts = get_type_counts(c, "flow");
+       counts.ok && counts.of("pending") + counts.of("in_progress") > 0;) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    counts = get_type_counts(c, "flow");
+  }
+  double dt = seconds_between(t0, steady::now());
+  sample(created);
+  scenario_result out;
+  out["jobs"] = n;
+  out["created"] = created;
+  out["seconds"] = round_to(dt);
+  out["jobs_per_s"] = std::llround(static_cast<double>(created) / dt);
+  // Growth after warm-up: from the sample at 20% to the last.
+  const auto& warm = samples[std::min<std::size_t>(4, samples.size() - 1)].as_object();
+  const auto& last = samples.back().as_object();
+  out["rss_growth_after_warmup_mb"] =
+      round_to(last.at("rss_mb").as_double() - warm.at("rss_mb").as_double(), 1);
+  out["disk_growth_after_warmup_mb"] =
+      round_to(last.at("disk_mb").as_double() - warm.at("disk_mb").as_double(), 1);
+  out["samples"] = std::move(samples);
+  m.stop(out);
+  out["verify_counts"] = get_type_counts(c, "flow").to_json();
+  errors.report(out);
+  return out;
+}
+
 } // namespace bench

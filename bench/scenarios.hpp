@@ -29,6 +29,7 @@ struct options {
   double restart_ready_s = -1;    // measured by bench.sh: taskd exec -> /readyz 200
   double shutdown_s = -1;         // measured by bench.sh: SIGTERM -> exit
   std::int64_t restart_at_ms = 0; // wall clock just before the restarted taskd was exec'd
+  std::uint64_t flow_tasks = 0;   // flow: tasks through (0: 2,000,000 x scale)
 };
 
 using scenario_result = boost::json::object;
@@ -41,6 +42,8 @@ scenario_result process(net::io_context& ioc, const options& o, int concurrency)
 /// process_cN_delayed: one taskd; the tasks are created with a common run_at instead.
 scenario_result process_delayed(net::io_context& ioc, const options& o, int concurrency);
 scenario_result e2e_latency(net::io_context& ioc, const options& o);
+/// Tasks flowing through under retention: RSS and disk over time (they should stay flat).
+scenario_result flow(net::io_context& ioc, const options& o);
 /// Returns an empty object for the "fill" phase (its results go to the state file).
 scenario_result scale(net::io_context& ioc, const options& o);
 

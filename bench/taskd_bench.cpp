@@ -38,7 +38,8 @@ void usage() {
                "scenarios: enqueue_bulk enqueue_bulk_held enqueue_single enqueue_single_held\n"
                "           process_c50 process_c200 (--phase fill, then drain)\n"
                "           process_c50_delayed process_c200_delayed e2e_latency\n"
-               "           scale (--phase fill, then query; or no phase)\n";
+               "           scale (--phase fill, then query; or no phase)\n"
+               "           flow [--flow-tasks N]\n";
 }
 
 } // namespace
@@ -51,6 +52,7 @@ int main(int argc, char** argv) {
       {"--url", [&](const std::string& v) { o.url = v; }},
       {"--scenario", [&](const std::string& v) { o.scenario = v; }},
       {"--scale", [&](const std::string& v) { o.scale = std::stod(v); }},
+      {"--flow-tasks", [&](const std::string& v) { o.flow_tasks = std::stoull(v); }},
       {"--conc", [&](const std::string& v) { o.conc = std::stoi(v); }},
       {"--pid", [&](const std::string& v) { o.pid = std::stoi(v); }},
       {"--data-dir", [&](const std::string& v) { o.data_dir = v; }},
@@ -124,6 +126,7 @@ int main(int argc, char** argv) {
         {"process_c200_delayed", [&] { return bench::process_delayed(ioc, o, 200); }},
         {"e2e_latency", [&] { return bench::e2e_latency(ioc, o); }},
         {"scale", [&] { return bench::scale(ioc, o); }},
+        {"flow", [&] { return bench::flow(ioc, o); }},
     };
     auto run = scenarios.find(o.scenario);
     if (run == scenarios.end()) {

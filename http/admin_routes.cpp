@@ -15,14 +15,29 @@ error unknown_type(std::string_view type) {
   return make_error(errc::not_found, "no task type \"" + std::string(type) + "\"");
 }
 
+constexpr millis oldest_pending_ttl_ms = 1000;
+
 json::value oldest_pending_at(const exchange& ex, const std::string& type) {
+  auto& cache = *ex.ctx.oldest_pending;
+  millis now = now_ms();
+  std::optional<millis> created;
+  {
+    std::lock_guard lock(cache.mu);
+    auto it = cache.by_type.find(type);
+    if (it != cache.by_type.end() && it->second.first > now) {
+      created = it->second.second;
+      return created ? json::value(format_rfc3339(*created)) : json::value(nullptr);
+    }
+  }
   list_filter f;
   f.type = type;
   f.status = task_status::pending;
   f.limit = 1;
   auto page = ex.ctx.db->list(f);
-  if (!page || page->tasks.empty()) return nullptr;
-  return json::value(format_rfc3339(page->tasks.front().created_at));
+  if (page && !page->tasks.empty()) created = page->tasks.front().created_at;
+  std::lock_guard lock(cache.mu);
+  cache.by_type[type] = {now + oldest_pending_ttl_ms, created};
+  return created ? json::value(format_rfc3339(*created)) : json::value(nullptr);
 }
 
 json::object type_json(const exchange& ex, const type_config& tc, const counts_map& counts,

@@ -2,7 +2,11 @@
 // The REST API: one route table (api.cpp) translating HTTP to scheduler and store calls.
 
 #include <atomic>
+#include <map>
 #include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
 
 #include <caf/all.hpp>
 
@@ -23,6 +27,13 @@ struct api_context {
   millis started_at = 0;
   std::shared_ptr<std::atomic<std::int64_t>> event_backlog = // messages queued to them
       std::make_shared<std::atomic<std::int64_t>>(0);
+  /// Oldest pending task per type, read at most once a second: finding it seeks past the
+  /// tombstones of every task that left pending, too slow for clients that poll /types.
+  struct oldest_pending_cache {
+    std::mutex mu;
+    std::map<std::string, std::pair<millis, std::optional<millis>>, std::less<>> by_type;
+  };
+  std::shared_ptr<oldest_pending_cache> oldest_pending = std::make_shared<oldest_pending_cache>();
 };
 
 /// Answers every request exactly once; never throws (errors become JSON responses).

@@ -8,7 +8,9 @@
 #   --scenario   run only these (repeatable); default: all of all_scenarios below
 #                (process_c200_delayed only on request)
 #   --no-build   use the binaries as they are (when someone else's edit breaks the build)
-# Env: BUILD_DIR (default build), SCENARIO_TIMEOUT_S (default 300, hard kill per scenario).
+# Env: BUILD_DIR (default build), SCENARIO_TIMEOUT_S (default 300, hard kill per scenario),
+#      FLOW_TASKS (flow: tasks through; default 2,000,000, 200,000 with --quick; the issue's
+#      10,000,000 run: FLOW_TASKS=10000000 SCENARIO_TIMEOUT_S=1800 --scenario flow).
 #
 # Each scenario gets a fresh taskd with an empty data dir in a temp folder, on a free port,
 # with the bench config written below; taskd is stopped with SIGTERM (its pid, then wait)
@@ -18,7 +20,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 all_scenarios=(enqueue_bulk enqueue_bulk_held enqueue_single enqueue_single_held
-  process_c50 process_c200 process_c50_delayed e2e_latency scale)
+  process_c50 process_c200 process_c50_delayed e2e_latency scale flow)
 known_scenarios=("${all_scenarios[@]}" process_c200_delayed)
 scenarios=()
 quick=0
@@ -136,8 +138,23 @@ EOF
 }
 config=$work/bench.toml
 hold_config=$work/bench-hold.toml
+flow_config=$work/bench-flow.toml
 write_config "$config"
 write_config "$hold_config" 1
+# flow: retention keeps the newest 100,000 completed tasks and prunes the rest as they come.
+write_config "$flow_config"
+cat >>"$flow_config" <<EOF
+
+[types.flow]
+handler = "builtin:noop"
+concurrency = 50
+
+[retention]
+completed_max = 100000
+prune_batch = 5000
+prune_interval_ms = 100
+EOF
+"$taskd_bin" --check-config "$flow_config" >&2
 "$taskd_bin" --check-config "$hold_config" >&2
 "$taskd_bin" --check-config "$config" >&2
 
@@ -196,7 +213,10 @@ for sc in "${scenarios[@]}"; do
   log=$work/taskd-$sc.log
   : >"$log"
   first_config=$config
-  case "$sc" in process_c50 | process_c200) first_config=$hold_config ;; esac
+  case "$sc" in
+    process_c50 | process_c200) first_config=$hold_config ;;
+    flow) first_config=$flow_config ;;
+  esac
   if ! start_taskd "$data" "$log" "$first_config"; then
     error_line "$sc" "taskd did not start" | tee -a "$out_file"
     continue
@@ -227,6 +247,7 @@ for sc in "${scenarios[@]}"; do
       fi
       ;;
     e2e_latency) line=$(run_bench --scenario "$sc" --duration "$e2e_seconds") ;;
+    flow) line=$(run_bench --scenario "$sc" --flow-tasks "${FLOW_TASKS:-0}") ;;
     *) line=$(run_bench --scenario "$sc") ;;
   esac
   [ -n "$line" ] || line=$(error_line "$sc" "no output (timeout or crash)")

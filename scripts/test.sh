@@ -18,7 +18,7 @@ scripts/format.sh --check
 step "build"
 scripts/build.sh build
 
-step "unit and integration tests"
+step "unit, integration, UI and browser tests"
 (cd build && ctest --output-on-failure --timeout 300 -j2)
 
 step "ASan/UBSan unit tests"

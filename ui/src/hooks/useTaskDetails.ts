@@ -1,7 +1,7 @@
 import { useCallback, useEffect, useRef, useState } from "react";
 import { api, errorMessage } from "../api/client";
 import type { Task, TimelineEntry } from "../api/types";
-import { isNotOlder, mergeTimeline } from "../lib/taskPage";
+import { mergeTimeline, shouldReplace, type TaskSource } from "../lib/taskPage";
 import { useStreamEvents } from "./stream";
 
 export interface TaskDetailsState {
@@ -13,8 +13,8 @@ export interface TaskDetailsState {
   update: (task: Task) => void;
 }
 
-function newest(prev: Task | null, next: Task): Task {
-  return prev && prev.id === next.id && !isNotOlder(next, prev) ? prev : next;
+function newest(prev: Task | null, next: Task, source: TaskSource = "answer"): Task {
+  return prev && prev.id === next.id && !shouldReplace(next, prev, source) ? prev : next;
 }
 
 /** A task and its timeline, loaded over REST and merged with live changes by seq. */
@@ -58,7 +58,7 @@ export function useTaskDetails(id: number): TaskDetailsState {
         return;
       }
       if (ev.task.id !== id) return;
-      setTask((prev) => newest(prev, ev.task));
+      setTask((prev) => newest(prev, ev.task, "event"));
       setTimeline((prev) => mergeTimeline(prev, [ev]));
     },
     onResync: () => {

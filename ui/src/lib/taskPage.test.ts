@@ -119,6 +119,23 @@ describe("upsertTask", () => {
     expect(s.tasks.map((t) => t.id)).toEqual([3, 2]);
     expect(s.lastSeq).toBe(10);
   });
+
+  it("keeps a streamed completion over a create's answer from the same millisecond", () => {
+    const completed = makeTask({ id: 3, status: "completed", updated_at: T(5) });
+    const answer = makeTask({ id: 3, status: "pending", updated_at: T(5) });
+    const s = upsertTask(upsertTask(page([2]), completed, all, "event"), answer, all);
+    expect(s.tasks.find((t) => t.id === 3)?.status).toBe("completed");
+  });
+
+  it("takes a strictly newer answer, and stream events unless older", () => {
+    const shown = makeTask({ id: 3, status: "failed", updated_at: T(5) });
+    const retried = makeTask({ id: 3, status: "pending", updated_at: T(6) });
+    let s = upsertTask(upsertTask(page([2]), shown, all, "event"), retried, all);
+    expect(s.tasks.find((t) => t.id === 3)?.status).toBe("pending");
+    const started = makeTask({ id: 3, status: "in_progress", updated_at: T(6) });
+    s = upsertTask(s, started, all, "event");
+    expect(s.tasks.find((t) => t.id === 3)?.status).toBe("in_progress");
+  });
 });
 
 describe("mergeTimeline", () => {

@@ -27,20 +27,36 @@ function time(iso: string): number {
   return Number.isNaN(t) ? 0 : t;
 }
 
-/** True when `candidate` is not older than `current` (same task, compared by updated_at). */
-export function isNotOlder(candidate: Task, current: Task): boolean {
-  return time(candidate.updated_at) >= time(current.updated_at);
+/**
+ * Where a copy of a task came from. updated_at has millisecond resolution, so two copies
+ * can tie (a task created and completed in the same millisecond). Stream events arrive in
+ * seq order, so on a tie the event is the later state and wins; a REST answer (a create's or
+ * an action's) may race the stream and wins only when strictly newer — otherwise a create's
+ * "pending" answer could replace a streamed "completed" for good.
+ */
+export type TaskSource = "event" | "answer";
+
+/** Whether a copy from `source` should replace the one held (same task, by updated_at). */
+export function shouldReplace(candidate: Task, current: Task, source: TaskSource): boolean {
+  const c = time(candidate.updated_at);
+  const held = time(current.updated_at);
+  return source === "event" ? c >= held : c > held;
 }
 
 /**
- * Puts a full task into the page: replaces it in place when shown (unless the copy we hold is
- * newer), or — on the first page, when it matches the filters and falls inside the page's id
- * range — inserts it in id-descending position, trimming the page back to `limit`.
+ * Puts a full task into the page: replaces it in place when shown (see `shouldReplace`), or —
+ * on the first page, when it matches the filters and falls inside the page's id range —
+ * inserts it in id-descending position, trimming the page back to `limit`.
  */
-export function upsertTask(state: PageState, task: Task, ctx: PageContext): PageState {
+export function upsertTask(
+  state: PageState,
+  task: Task,
+  ctx: PageContext,
+  source: TaskSource = "answer",
+): PageState {
   const idx = state.tasks.findIndex((t) => t.id === task.id);
   if (idx >= 0) {
-    if (!isNotOlder(task, state.tasks[idx])) return state;
+    if (!shouldReplace(task, state.tasks[idx], source)) return state;
     const tasks = state.tasks.slice();
     tasks[idx] = task;
     return { ...state, tasks };
@@ -65,7 +81,7 @@ export function removeTask(state: PageState, id: number): PageState {
 /** Applies one change from the event stream; changes at or below `lastSeq` are ignored. */
 export function applyEvent(state: PageState, ev: ChangeEvent, ctx: PageContext): PageState {
   if (ev.seq <= state.lastSeq) return state;
-  const next = ev.event === "task" ? upsertTask(state, ev.task, ctx) : removeTask(state, ev.id);
+  const next = ev.event === "task" ? upsertTask(state, ev.task, ctx, "event") : removeTask(state, ev.id);
   return { ...next, lastSeq: ev.seq };
 }
 
