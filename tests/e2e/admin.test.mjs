@@ -7,6 +7,7 @@ import {
   diagnose,
   launchBrowser,
   newPage,
+  poll,
   screenshot,
   sel,
   waitGone,
@@ -71,7 +72,11 @@ describe("admin page", () => {
         8_000,
       );
       assert.equal(await slow.getByTestId("count-completed").textContent(), "0");
-      assert.notEqual(await slow.getByTestId("type-oldest").textContent(), "—", "oldest pending age is shown");
+      // taskd refreshes the oldest pending task at most once a second, the page polls every 2 s.
+      await poll(async () => (await slow.getByTestId("type-oldest").textContent()) !== "—", {
+        timeout: 8_000,
+        message: "the oldest pending age to be shown",
+      });
       await screenshot(page, "admin-paused");
 
       // Resume (with confirmation): the held tasks run.
