@@ -11,32 +11,14 @@ namespace taskd::http {
 
 namespace {
 
+constexpr millis oldest_pending_ttl_ms = 1000;
+
 error unknown_type(std::string_view type) {
   return make_error(errc::not_found, "no task type \"" + std::string(type) + "\"");
 }
 
-constexpr millis oldest_pending_ttl_ms = 1000;
-
 json::value oldest_pending_at(const exchange& ex, const std::string& type) {
-  auto& cache = *ex.ctx.oldest_pending;
-  millis now = now_ms();
-  std::optional<millis> created;
-  {
-    std::lock_guard lock(cache.mu);
-    auto it = cache.by_type.find(type);
-    if (it != cache.by_type.end() && it->second.first > now) {
-      created = it->second.second;
-      return created ? json::value(format_rfc3339(*created)) : json::value(nullptr);
-    }
-  }
-  list_filter f;
-  f.type = type;
-  f.status = task_status::pending;
-  f.limit = 1;
-  auto page = ex.ctx.db->list(f);
-  if (page && !page->tasks.empty()) created = page->tasks.front().created_at;
-  std::lock_guard lock(cache.mu);
-  cache.by_type[type] = {now + oldest_pending_ttl_ms, created};
+  auto created = oldest_pending_created(ex, type);
   return created ? json::value(format_rfc3339(*created)) : json::value(nullptr);
 }
 
@@ -92,6 +74,51 @@ std::uint64_t directory_bytes(const std::string& dir) {
 }
 
 } // namespace
+
+std::optional<millis> oldest_pending_created(const exchange& ex, const std::string& type) {
+  auto& cache = *ex.ctx.oldest_pending;
+  millis now = now_ms();
+  {
+    std::lock_guard lock(cache.mu);
+    auto it = cache.by_type.find(type);
+    if (it != cache.by_type.end() && it->second.first > now) return it->second.second;
+  }
+  list_filter f;
+  f.type = type;
+  f.status = task_status::pending;
+  f.limit = 1;
+  std::optional<millis> created;
+  auto page = ex.ctx.db->list(f);
+  if (page && !page->tasks.empty()) created = page->tasks.front().created_at;
+  std::lock_guard lock(cache.mu);
+  cache.by_type[type] = {now + oldest_pending_ttl_ms, created};
+  return created;
+}
+
+// GET /metrics: Prometheus text format; gauges sampled now from exact sources.
+void prometheus_metrics(const exchange& ex) {
+  if (!ex.ctx.stats) return ex.fail(make_error(errc::not_found, "metrics are not enabled"));
+  ask<boxed<scheduler_stats>>(
+      ex,
+      [ex](boxed<scheduler_stats> stats) {
+        gauge_sample s;
+        for (auto& [type, c] : ex.ctx.db->counts()) s.counts[type] = c;
+        s.running = stats->running_by_type;
+        s.paused = stats->paused;
+        millis now = now_ms();
+        for (const auto& [type, c] : s.counts) {
+          if (c[static_cast<int>(task_status::pending)] == 0) continue;
+          if (auto created = oldest_pending_created(ex, type))
+            s.oldest_pending_age_s[type] = static_cast<double>(now - *created) / 1000.0;
+        }
+        s.subscribers = ex.ctx.subscribers ? ex.ctx.subscribers->load() : 0;
+        s.head_seq = ex.ctx.db->head_seq();
+        s.storage_bytes = directory_bytes(ex.ctx.cfg->server.data_dir);
+        ex.send(beast_http::status::ok, ex.ctx.stats->scrape(s),
+                "text/plain; version=0.0.4; charset=utf-8");
+      },
+      stats_atom::value);
+}
 
 // GET /api/v1/types: each configured type, its settings, counts by status and live state.
 void list_types(const exchange& ex) {

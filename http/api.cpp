@@ -70,6 +70,11 @@ void route(const exchange& ex, const request& req) {
     if (method != verb::get && method != verb::head) return not_allowed();
     return ex.json(200, json::object{{"status", "ok"}});
   }
+  // GET /metrics: Prometheus.
+  if (parts.size() == 1 && parts[0] == "metrics") {
+    if (method != verb::get && method != verb::head) return not_allowed();
+    return prometheus_metrics(ex);
+  }
   // GET /readyz: store open and recovery done.
   if (parts.size() == 1 && parts[0] == "readyz") {
     if (method != verb::get && method != verb::head) return not_allowed();
@@ -164,6 +169,19 @@ connection_taker upgrade_request(const api_context& ctx, const request& req) {
 }
 
 void handle_request(const api_context& ctx, request&& req, responder respond) {
+  if (ctx.stats) {
+    // Every answer is timed, by route template and code.
+    std::string_view target(req.target().data(), req.target().size());
+    respond = [respond = std::move(respond), stats = ctx.stats,
+               method = std::string(req.method_string()),
+               route = route_label(target.substr(0, target.find('?'))),
+               start = std::chrono::steady_clock::now()](response res) {
+      stats->http_request(
+          method, route, static_cast<int>(res.result_int()),
+          std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+      respond(std::move(res));
+    };
+  }
   exchange ex{ctx, req.version(), req.keep_alive(), std::move(respond)};
   try {
     if (boost::beast::websocket::is_upgrade(req)) {

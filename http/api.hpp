@@ -12,6 +12,7 @@
 
 #include "http/server.hpp"
 #include "src/config/config.hpp"
+#include "src/metrics/metrics.hpp"
 #include "storage/store.hpp"
 
 namespace taskd::http {
@@ -34,6 +35,7 @@ struct api_context {
     std::map<std::string, std::pair<millis, std::optional<millis>>, std::less<>> by_type;
   };
   std::shared_ptr<oldest_pending_cache> oldest_pending = std::make_shared<oldest_pending_cache>();
+  metrics* stats = nullptr; // Prometheus metrics; null in setups without them
 };
 
 /// Answers every request exactly once; never throws (errors become JSON responses).

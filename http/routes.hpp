@@ -23,5 +23,9 @@ void set_type_paused(const exchange& ex, std::string_view type, bool paused);
 void bulk_type_action(const exchange& ex, std::string_view type, bulk_action action);
 void clean_tasks(const exchange& ex, const request& req);
 void admin_info(const exchange& ex);
+void prometheus_metrics(const exchange& ex);
+
+/// Oldest pending task's creation time, per type, refreshed at most once a second.
+std::optional<millis> oldest_pending_created(const exchange& ex, const std::string& type);
 
 } // namespace taskd::http

@@ -22,6 +22,21 @@ void reply_changes(const exchange& ex, const boxed<write_result>& r, bool single
   ex.json(201, json::object{{"tasks", std::move(tasks)}});
 }
 
+/// Hands the tasks to the scheduler; a refusal by backpressure is counted per type.
+void submit_create(const exchange& ex, boxed<std::vector<task>> tasks, bool single) {
+  std::map<std::string, std::uint64_t> by_type;
+  if (ex.ctx.stats)
+    for (const auto& t : *tasks) by_type[t.type] += 1;
+  ask<boxed<write_result>>(
+      ex,
+      [ex, single, by_type = std::move(by_type)](boxed<write_result> r) {
+        if (!*r && r->err().code == errc::too_many_pending && ex.ctx.stats)
+          for (const auto& [type, n] : by_type) ex.ctx.stats->admission_rejected(type, n);
+        reply_changes(ex, r, single);
+      },
+      create_atom::value, tasks);
+}
+
 } // namespace
 
 // POST /api/v1/tasks: create one task; 201 once durable, 200 for a repeated idempotency_key.
@@ -32,8 +47,7 @@ void create_task(const exchange& ex, const request& req) {
   if (!t) return ex.fail(t.err());
   auto tasks = make_boxed<std::vector<task>>();
   tasks->push_back(std::move(*t));
-  ask<boxed<write_result>>(
-      ex, [ex](boxed<write_result> r) { reply_changes(ex, r, true); }, create_atom::value, tasks);
+  submit_create(ex, std::move(tasks), true);
 }
 
 // POST /api/v1/tasks/batch: create up to limits.max_batch tasks, all or nothing.
@@ -42,9 +56,7 @@ void create_batch(const exchange& ex, const request& req) {
   if (!body) return ex.fail(body.err());
   auto ts = parse_batch_request(*body, *ex.ctx.cfg, now_ms());
   if (!ts) return ex.fail(ts.err());
-  auto tasks = make_boxed<std::vector<task>>(std::move(*ts));
-  ask<boxed<write_result>>(
-      ex, [ex](boxed<write_result> r) { reply_changes(ex, r, false); }, create_atom::value, tasks);
+  submit_create(ex, make_boxed<std::vector<task>>(std::move(*ts)), false);
 }
 
 // GET /api/v1/tasks/{id}: the task, 404 if none.

@@ -16,6 +16,7 @@
 #include "http/api.hpp"
 #include "src/config/config.hpp"
 #include "src/core/clock.hpp"
+#include "src/metrics/metrics.hpp"
 #include "src/handlers/handlers.hpp"
 
 using namespace taskd;
@@ -90,6 +91,17 @@ int main(int argc, char** argv) {
     spdlog::critical("cannot open the store: {}", db.err().message);
     return 1;
   }
+  // Metrics first: recovery's transitions (stalled tasks) are counted too.
+  const millis started_at = now_ms();
+  metrics stats(*cfg, TASKD_VERSION, started_at);
+  (*db)->on_commit([&stats](const std::vector<write_result>& results, double seconds) {
+    std::vector<observed_change> changes;
+    for (const auto& r : results) {
+      if (!r) continue;
+      for (const auto& ch : *r) changes.push_back({ch.before, &ch.after, ch.deleted, ch.existed});
+    }
+    stats.observe_commit(changes, seconds);
+  });
   if (auto st = recover_stalled(**db); !st) {
     spdlog::critical("recovery failed: {}", st.err().message);
     return 1;
@@ -113,7 +125,8 @@ int main(int argc, char** argv) {
 
   http::api_context ctx{
       cfg,    db->get(),   sys.get(), scheduler, std::make_shared<std::atomic<bool>>(true),
-      bridge, subscribers, now_ms()};
+      bridge, subscribers, started_at};
+  ctx.stats = &stats;
   http::server_options ho{cfg->server.host, cfg->server.port, cfg->server.max_body_bytes, 2};
   http::server server(
       ho,
@@ -146,6 +159,7 @@ int main(int argc, char** argv) {
   caf::anon_send_exit(pruner, caf::exit_reason::user_shutdown);
   caf::anon_send_exit(bridge, caf::exit_reason::user_shutdown);
   (*db)->close();
+  (*db)->on_commit({});
   if (!drained) {
     // Attempts still running stay in_progress on disk and are recovered as stalled at the
     // next start; their threads may be blocked in handlers, so do not wait for them.

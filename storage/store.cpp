@@ -1,6 +1,7 @@
 #include "storage/store.hpp"
 
 #include <algorithm>
+#include <chrono>
 #include <unordered_map>
 
 #include <rocksdb/db.h>
@@ -208,6 +209,8 @@ void store::commit_group(std::vector<queued>& group) {
     if (group[i].applied && results[i].ok()) group[i].applied(results[i]);
 
   bool wrote_changes = g.next_seq != next_seq_;
+  double write_seconds = 0;
+  std::shared_ptr<const commit_observer> observer;
   if (g.batch.Count() > 0) {
     std::string v;
     keys::put_u64(v, g.next_id);
@@ -243,7 +246,10 @@ void store::commit_group(std::vector<queued>& group) {
 
     rocksdb::WriteOptions wo;
     wo.sync = options_.sync_writes;
+    auto write_start = std::chrono::steady_clock::now();
     auto st = db_->Write(wo, &g.batch);
+    write_seconds =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - write_start).count();
     if (!st.ok()) {
       auto err = from_status(st, "commit");
       for (auto& q : group) q.cb(err);
@@ -262,7 +268,9 @@ void store::commit_group(std::vector<queued>& group) {
         paused_.erase(p);
     }
     if (wrote_changes && on_changes_) on_changes_(head);
+    observer = on_commit_;
   }
+  if (observer) (*observer)(results, write_seconds);
   for (std::size_t i = 0; i < group.size(); ++i) group[i].cb(std::move(results[i]));
 }
 
@@ -711,6 +719,11 @@ counts_map store::counts() const {
 std::set<std::string, std::less<>> store::paused_types() const {
   std::lock_guard lock(mu_);
   return paused_;
+}
+
+void store::on_commit(commit_observer fn) {
+  std::lock_guard lock(mu_);
+  on_commit_ = fn ? std::make_shared<const commit_observer>(std::move(fn)) : nullptr;
 }
 
 void store::on_changes(std::function<void(std::uint64_t)> fn) {

@@ -190,6 +190,12 @@ public:
   /// once they are durable. Keep it short: post elsewhere. Set before writes begin.
   void on_changes(std::function<void(std::uint64_t)> fn);
 
+  /// `fn(results, seconds)` runs on the writer thread after each durable commit, before
+  /// the operations' callbacks: every operation's result in the group, and how long the
+  /// synced write took. Keep it short. Set before writes begin.
+  using commit_observer = std::function<void(const std::vector<write_result>&, double)>;
+  void on_commit(commit_observer fn);
+
 private:
   struct queued {
     write_op op;
@@ -241,6 +247,7 @@ private:
   counts_map counts_;
   std::set<std::string, std::less<>> paused_;
   std::function<void(std::uint64_t)> on_changes_;
+  std::shared_ptr<const commit_observer> on_commit_;
   std::thread writer_;
 };
 

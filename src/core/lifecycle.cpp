@@ -7,6 +7,7 @@ namespace taskd {
 namespace {
 
 constexpr millis max_backoff_ms = 30LL * 24 * 3600 * 1000;
+constexpr std::string_view stall_prefix = "stalled: ";
 
 error wrong_state(const task& t, const char* action) {
   return make_error(errc::conflict, std::string("cannot ") + action + " task " +
@@ -60,9 +61,11 @@ result<attempt_end> fail_attempt(task& t, std::string error, bool retryable, mil
   return attempt_end::failed;
 }
 
+bool is_stall_error(const std::string& error) { return error.rfind(stall_prefix, 0) == 0; }
+
 result<attempt_end> stall_attempt(task& t, std::string reason, millis now) {
   if (t.status != task_status::in_progress) return wrong_state(t, "stall");
-  t.error = "stalled: " + reason;
+  t.error = std::string(stall_prefix) + reason;
   if (t.attempts < t.max_attempts) {
     t.status = task_status::pending;
     t.run_at = now;

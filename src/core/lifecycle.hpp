@@ -31,6 +31,9 @@ enum class attempt_end { retry_scheduled, failed };
 /// retryable, otherwise failed. `error` is kept on the task either way.
 result<attempt_end> fail_attempt(task& t, std::string error, bool retryable, millis now);
 
+/// Errors left by stall_attempt start with this, so a stalled attempt can be told apart.
+bool is_stall_error(const std::string& error);
+
 /// The attempt's runner was lost (process died, lease expired): retried at once if attempts
 /// remain, otherwise abandoned.
 result<attempt_end> stall_attempt(task& t, std::string reason, millis now);

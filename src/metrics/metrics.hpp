@@ -1,0 +1,87 @@
+#pragma once
+// taskd's Prometheus metrics (prometheus-cpp registry, text exposition served by our own
+// HTTP server). Transition counters and wait/run histograms are fed from the store's
+// committed changes, so every change is counted once whoever made it (the scheduler,
+// recovery, an admin action, retention). Gauges are sampled at scrape time from exact
+// sources (the store's counters, the scheduler's running counts), never from scans.
+//
+// Label values are bounded: types come from the config (a type that only exists on disk
+// still gets its series), routes are templates, codes are HTTP statuses.
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <set>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "src/config/config.hpp"
+#include "src/core/task.hpp"
+
+namespace prometheus {
+class Registry;
+class Counter;
+class Histogram;
+template <class T> class Family;
+class Gauge;
+} // namespace prometheus
+
+namespace taskd {
+
+/// One committed change, as the metrics need it.
+struct observed_change {
+  std::optional<task_status> before;
+  const task* after = nullptr;
+  bool deleted = false;
+  bool existed = false;
+};
+
+/// Point-in-time values for the gauges, gathered by the caller at scrape time.
+struct gauge_sample {
+  std::map<std::string, std::array<std::uint64_t, task_status_count>, std::less<>> counts;
+  std::map<std::string, std::uint64_t> running;
+  std::map<std::string, double> oldest_pending_age_s;
+  std::set<std::string, std::less<>> paused;
+  std::size_t subscribers = 0;
+  std::uint64_t head_seq = 0;
+  std::uint64_t storage_bytes = 0;
+};
+
+class metrics {
+public:
+  metrics(const config& cfg, std::string version, millis started_at);
+  ~metrics();
+  metrics(const metrics&) = delete;
+  metrics& operator=(const metrics&) = delete;
+
+  /// Writer thread: a durable group's changes and how long its synced write took.
+  void observe_commit(const std::vector<observed_change>& changes, double write_seconds);
+  void admission_rejected(const std::string& type, std::uint64_t tasks);
+  void http_request(std::string_view method, std::string_view route, int code, double seconds);
+
+  /// The text exposition format, gauges set from `sample` first.
+  std::string scrape(const gauge_sample& sample);
+
+private:
+  struct per_type;
+  per_type& of(const std::string& type);
+  void sample_process();
+
+  const config& cfg_;
+  std::shared_ptr<prometheus::Registry> registry_;
+  std::mutex mu_; // guards types_ (a type first seen on disk) and gauge/HTTP families
+  std::unordered_map<std::string, std::unique_ptr<per_type>> types_;
+  struct families;
+  std::unique_ptr<families> f_;
+  prometheus::Histogram* commit_seconds_ = nullptr;
+  millis started_at_;
+};
+
+/// "/api/v1/tasks/{id}": the route template of a request path, for a bounded label.
+std::string route_label(std::string_view path);
+
+} // namespace taskd
