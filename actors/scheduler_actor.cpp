@@ -338,11 +338,12 @@ void finish_attempt(self_ptr self, task_id id, handler_outcome out) {
   auto it = st.running.find(id);
   if (it == st.running.end() || it->second.reported) return;
   it->second.reported = true;
-  if (!out.success) spdlog::info("task {} ({}) attempt failed: {}", id, it->second.type, out.error);
   commit_event ev{commit_kind::finish};
   ev.id = id;
   auto apply = [out = std::move(out)](task& t) mutable -> status {
     millis now = now_ms();
+    if (t.status == task_status::in_progress && (!out.detail.is_null() || !out.log.empty()))
+      record_attempt_output(t, std::move(out.detail), out.log);
     if (out.success) return complete_attempt(t, std::move(out.result), now);
     auto r = fail_attempt(t, std::move(out.error), out.retryable, now);
     if (!r) return r.err();

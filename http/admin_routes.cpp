@@ -2,6 +2,9 @@
 
 #include "http/routes.hpp"
 #include "src/core/clock.hpp"
+#include "src/logging/logging.hpp"
+
+#include <spdlog/spdlog.h>
 
 #ifndef TASKD_VERSION
 #define TASKD_VERSION "0.0.0"
@@ -200,6 +203,22 @@ void clean_tasks(const exchange& ex, const request& http_req) {
         ex.json(200, json::object{{"count", r->value()}});
       },
       bulk_atom::value, req);
+}
+
+// GET /api/v1/admin/log-level -> {"level": "info"}
+void get_log_level(const exchange& ex) { ex.json(200, json::object{{"level", log_level_name()}}); }
+
+// PUT /api/v1/admin/log-level {"level": "debug"}: takes effect at once, until restart.
+void put_log_level(const exchange& ex, const request& req) {
+  auto body = parse_body(req);
+  if (!body) return ex.fail(body.err());
+  const json::value* level = body->is_object() ? body->get_object().if_contains("level") : nullptr;
+  if (!level || !level->is_string() || !set_log_level(level->get_string()))
+    return ex.fail(
+        make_error(errc::invalid_request,
+                   "level: must be one of trace, debug, info, warn, error, critical, off"));
+  spdlog::warn("log level set to {} by request", log_level_name());
+  get_log_level(ex);
 }
 
 // GET /api/v1/admin/info: the engine itself.

@@ -1,5 +1,6 @@
 #include "http/api.hpp"
 
+#include <cmath>
 #include <functional>
 #include <map>
 
@@ -9,6 +10,7 @@
 #include "http/event_socket.hpp"
 #include "http/routes.hpp"
 #include "http/ui_assets.hpp"
+#include "src/logging/logging.hpp"
 
 namespace taskd::http {
 
@@ -120,6 +122,11 @@ void route(const exchange& ex, const request& req) {
     if (method != verb::get) return not_allowed();
     return admin_info(ex);
   }
+  if (parts[2] == "admin" && parts.size() == 4 && parts[3] == "log-level") {
+    if (method == verb::get) return get_log_level(ex);
+    if (method == verb::put || method == verb::post) return put_log_level(ex, req);
+    return not_allowed();
+  }
   if (parts[2] != "tasks")
     return ex.fail(make_error(errc::not_found, "no route for " + std::string(path)));
   if (parts.size() == 3) {
@@ -148,8 +155,10 @@ void route(const exchange& ex, const request& req) {
     if (parts[4] == "promote") return post_promote(ex, *id);
     return post_cancel(ex, *id);
   }
-  if (parts.size() == 5 && parts[4] == "events") {
+  if (parts.size() == 5 && (parts[4] == "events" || parts[4] == "attempts" || parts[4] == "logs")) {
     if (method != verb::get) return not_allowed();
+    if (parts[4] == "attempts") return task_attempts(ex, *id);
+    if (parts[4] == "logs") return task_logs(ex, *id);
     return task_timeline(ex, *id);
   }
   ex.fail(make_error(errc::not_found, "no route for " + std::string(path)));
@@ -169,16 +178,23 @@ connection_taker upgrade_request(const api_context& ctx, const request& req) {
 }
 
 void handle_request(const api_context& ctx, request&& req, responder respond) {
-  if (ctx.stats) {
-    // Every answer is timed, by route template and code.
+  {
+    // Every answer is timed (metrics, by route template and code) and, at debug level,
+    // logged (the access log).
     std::string_view target(req.target().data(), req.target().size());
     respond = [respond = std::move(respond), stats = ctx.stats,
                method = std::string(req.method_string()),
                route = route_label(target.substr(0, target.find('?'))),
                start = std::chrono::steady_clock::now()](response res) {
-      stats->http_request(
-          method, route, static_cast<int>(res.result_int()),
-          std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+      double seconds =
+          std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+      int code = static_cast<int>(res.result_int());
+      if (stats) stats->http_request(method, route, code, seconds);
+      log_event(spdlog::level::debug, "http request",
+                {{"method", json::string(method)},
+                 {"route", json::string(route)},
+                 {"status", code},
+                 {"duration_ms", std::round(seconds * 100000.0) / 100.0}});
       respond(std::move(res));
     };
   }

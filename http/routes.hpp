@@ -15,6 +15,8 @@ void post_retry(const exchange& ex, task_id id);
 void post_promote(const exchange& ex, task_id id);
 void delete_task(const exchange& ex, task_id id);
 void task_timeline(const exchange& ex, task_id id);
+void task_attempts(const exchange& ex, task_id id);
+void task_logs(const exchange& ex, task_id id);
 
 // Types and administration (admin_routes.cpp).
 void list_types(const exchange& ex);
@@ -24,6 +26,8 @@ void bulk_type_action(const exchange& ex, std::string_view type, bulk_action act
 void clean_tasks(const exchange& ex, const request& req);
 void admin_info(const exchange& ex);
 void prometheus_metrics(const exchange& ex);
+void get_log_level(const exchange& ex);
+void put_log_level(const exchange& ex, const request& req);
 
 /// Oldest pending task's creation time, per type, refreshed at most once a second.
 std::optional<millis> oldest_pending_created(const exchange& ex, const std::string& type);

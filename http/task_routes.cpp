@@ -1,6 +1,7 @@
 #include <spdlog/spdlog.h>
 
 #include "http/routes.hpp"
+#include "src/core/attempts.hpp"
 #include "src/core/clock.hpp"
 #include "src/core/create_request.hpp"
 #include "src/core/events.hpp"
@@ -143,6 +144,36 @@ void task_timeline(const exchange& ex, task_id id) {
   for (const auto& c : *changes)
     events.push_back(json::parse(encode_task_event(c.seq, c.deleted, c.t)));
   ex.json(200, json::object{{"events", std::move(events)}});
+}
+
+// GET /api/v1/tasks/{id}/attempts: each attempt's start, end, outcome, error and handler
+// detail, from the task's timeline (as far back as the change log holds).
+void task_attempts(const exchange& ex, task_id id) {
+  auto t = ex.ctx.db->get(id);
+  if (!t) return ex.fail(t.err());
+  if (!*t) return ex.fail(make_error(errc::not_found, "task " + std::to_string(id) + " not found"));
+  auto changes = ex.ctx.db->task_changes(id, 10000);
+  if (!changes) return ex.fail(changes.err());
+  std::vector<task> states;
+  for (auto& c : *changes) states.push_back(std::move(c.t));
+  ex.json(200,
+          json::object{{"task_id", id}, {"attempts", to_json(attempts_from_timeline(states))}});
+}
+
+// GET /api/v1/tasks/{id}/logs: the task's log lines (exec stderr, per attempt, bounded).
+void task_logs(const exchange& ex, task_id id) {
+  auto t = ex.ctx.db->get(id);
+  if (!t) return ex.fail(t.err());
+  if (!*t) return ex.fail(make_error(errc::not_found, "task " + std::to_string(id) + " not found"));
+  json::array lines;
+  std::string_view log = (*t)->log;
+  while (!log.empty()) {
+    auto nl = log.find('\n');
+    lines.emplace_back(log.substr(0, nl));
+    if (nl == std::string_view::npos) break;
+    log.remove_prefix(nl + 1);
+  }
+  ex.json(200, json::object{{"task_id", id}, {"lines", std::move(lines)}});
 }
 
 } // namespace taskd::http

@@ -16,6 +16,7 @@
 #include "http/api.hpp"
 #include "src/config/config.hpp"
 #include "src/core/clock.hpp"
+#include "src/logging/logging.hpp"
 #include "src/metrics/metrics.hpp"
 #include "src/handlers/handlers.hpp"
 
@@ -71,7 +72,6 @@ int main(int argc, char** argv) {
     std::cerr << "--log-level: unknown level " << cfg->log_level << "\n";
     return 2;
   }
-  spdlog::set_level(level);
 
   // Signals are taken by sigwait below; every thread started from here inherits the mask.
   sigset_t signals;
@@ -83,6 +83,10 @@ int main(int argc, char** argv) {
 
   std::error_code ec;
   std::filesystem::create_directories(cfg->server.data_dir, ec);
+  if (auto st = setup_logging(*cfg); !st) {
+    std::cerr << st.err().message << "\n";
+    return 1;
+  }
   store_options so;
   so.path = cfg->server.data_dir;
   so.change_log_retention = cfg->retention.change_log_max;
@@ -101,6 +105,7 @@ int main(int argc, char** argv) {
       for (const auto& ch : *r) changes.push_back({ch.before, &ch.after, ch.deleted, ch.existed});
     }
     stats.observe_commit(changes, seconds);
+    log_changes(changes);
   });
   if (auto st = recover_stalled(**db); !st) {
     spdlog::critical("recovery failed: {}", st.err().message);
@@ -170,5 +175,6 @@ int main(int argc, char** argv) {
   }
   caf::anon_send_exit(scheduler, caf::exit_reason::user_shutdown);
   spdlog::info("stopped");
+  spdlog::shutdown();
   return 0;
 }

@@ -239,6 +239,29 @@ void read_retention(const toml::table& root, retention_config& r, problems& errs
   read_int(*table, "prune_interval_ms", path, 10, 3600000, r.prune_interval_ms, errs);
 }
 
+void read_logging(const toml::table& root, logging_config& lg, problems& errs) {
+  const std::string path = "logging";
+  const toml::table* table = read_table(root, "logging", "", errs);
+  if (table == nullptr) return;
+  check_keys(*table, path, {"dir", "console", "files", "max_file_bytes", "max_files"}, errs);
+  if (auto dir = read_string(*table, "dir", path, errs)) lg.dir = *dir;
+  if (auto console = read_string(*table, "console", path, errs)) {
+    if (*console == "text" || *console == "json" || *console == "off")
+      lg.console = *console;
+    else
+      errs.add("logging.console",
+               "must be \"text\", \"json\" or \"off\", got \"" + *console + "\"");
+  }
+  if (const toml::node* files = table->get("files")) {
+    if (const auto* b = files->as_boolean())
+      lg.files = b->get();
+    else
+      errs.add("logging.files", std::string("must be true or false, got ") + type_name(*files));
+  }
+  read_int(*table, "max_file_bytes", path, 4096, int64_max, lg.max_file_bytes, errs);
+  read_int(*table, "max_files", path, 1, 1000, lg.max_files, errs);
+}
+
 void read_events(const toml::table& root, events_config& ev, problems& errs) {
   const std::string path = "events";
   const toml::table* table = read_table(root, "events", "", errs);
@@ -463,12 +486,14 @@ result<config> parse_config(std::string_view toml_text, std::string_view source_
   }
   config cfg;
   problems errs;
-  check_keys(root, "", {"log_level", "server", "limits", "retention", "events", "types"}, errs);
+  check_keys(root, "", {"log_level", "server", "logging", "limits", "retention", "events", "types"},
+             errs);
   read_log_level(root, cfg, errs);
   read_server(root, cfg.server, errs);
   read_limits(root, cfg.limits, errs);
   read_retention(root, cfg.retention, errs);
   read_events(root, cfg.events, errs);
+  read_logging(root, cfg.logging, errs);
   read_types(root, cfg, errs);
   if (!errs.empty()) return config_error(errs.joined());
   return cfg;

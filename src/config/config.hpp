@@ -64,8 +64,18 @@ struct events_config {
   std::size_t max_subscribers = 1000;
 };
 
+/// Log sinks (the level is `log_level`).
+struct logging_config {
+  std::string dir;                           // "" = <data_dir>/logs
+  std::string console = "text";              // text | json | off
+  bool files = true;                         // combined.log and error.log under `dir`
+  std::size_t max_file_bytes = 10 * 1048576; // rotate at this size
+  std::size_t max_files = 5;                 // rotated files kept per log
+};
+
 struct config {
   server_config server;
+  logging_config logging;
   limits_config limits;
   retention_config retention;
   events_config events;

@@ -61,6 +61,28 @@ result<attempt_end> fail_attempt(task& t, std::string error, bool retryable, mil
   return attempt_end::failed;
 }
 
+void record_attempt_output(task& t, boost::json::value detail, std::string_view output) {
+  t.attempt_detail = std::move(detail);
+  const std::string prefix = "[attempt " + std::to_string(t.attempts) + "] ";
+  while (!output.empty()) {
+    auto nl = output.find('\n');
+    auto line = output.substr(0, nl);
+    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+    if (!line.empty()) {
+      t.log += prefix;
+      t.log += line;
+      t.log += '\n';
+    }
+    if (nl == std::string_view::npos) break;
+    output.remove_prefix(nl + 1);
+  }
+  if (t.log.size() > task_log_max_bytes) {
+    // Drop whole lines from the front.
+    auto cut = t.log.find('\n', t.log.size() - task_log_max_bytes);
+    t.log.erase(0, cut == std::string::npos ? t.log.size() : cut + 1);
+  }
+}
+
 bool is_stall_error(const std::string& error) { return error.rfind(stall_prefix, 0) == 0; }
 
 result<attempt_end> stall_attempt(task& t, std::string reason, millis now) {

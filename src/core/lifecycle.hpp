@@ -41,6 +41,11 @@ result<attempt_end> stall_attempt(task& t, std::string reason, millis now);
 status cancel_task(task& t, millis now);
 status retry_task(task& t, millis now);
 
+/// Keeps what a finished attempt's handler reported: its detail (exit code, signal, HTTP
+/// status) replaces the last one; its output lines join the task's log as
+/// "[attempt N] line", the oldest lines dropped past task_log_max_bytes.
+void record_attempt_output(task& t, boost::json::value detail, std::string_view output);
+
 /// A pending task waiting for its run_at (a delay or a retry backoff) becomes due now.
 status promote_task(task& t, millis now);
 

@@ -112,6 +112,8 @@ std::string encode_task(const task& t) {
   if (t.started_at) o["sa"] = *t.started_at;
   if (t.finished_at) o["fa"] = *t.finished_at;
   if (t.idempotency_key) o["ik"] = *t.idempotency_key;
+  if (!t.attempt_detail.is_null()) o["ad"] = t.attempt_detail;
+  if (!t.log.empty()) o["lg"] = t.log;
   return json::serialize(o);
 }
 
@@ -162,6 +164,8 @@ std::optional<task> decode_task(std::string_view bytes) {
   millis ms = 0;
   if (read_int(o, "sa", ms)) t.started_at = ms;
   if (read_int(o, "fa", ms)) t.finished_at = ms;
+  if (auto* ad = o.if_contains("ad")) t.attempt_detail = *ad;
+  if (auto* lg = o.if_contains("lg"); lg && lg->is_string()) t.log = std::string(lg->get_string());
   return t;
 }
 

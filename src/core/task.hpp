@@ -61,7 +61,16 @@ struct task {
   std::optional<millis> started_at;
   std::optional<millis> finished_at;
   std::optional<std::string> idempotency_key;
+  /// What the handler reported about the last finished attempt ({"exit_code": 2},
+  /// {"signal": 9, ...}, {"http_status": 503}); null for builtins. Not in the API object:
+  /// served by GET /api/v1/tasks/{id}/attempts.
+  boost::json::value attempt_detail;
+  /// The task's log: an exec handler's stderr lines, "[attempt N] ..." per line, the
+  /// oldest dropped past task_log_max_bytes. Served by GET /api/v1/tasks/{id}/logs.
+  std::string log;
 };
+
+inline constexpr std::size_t task_log_max_bytes = 16 * 1024;
 
 /// The API's task object (timestamps RFC3339 UTC with milliseconds, absent values null).
 boost::json::object to_json(const task& t);

@@ -25,6 +25,15 @@ enum class transition {
 transition classify(const std::optional<task_status>& before, const task& after, bool deleted,
                     bool existed);
 
+/// One committed change, as its observers (metrics, logs) see it.
+struct observed_change {
+  std::optional<task_status> before;
+  const task* after = nullptr;
+  bool deleted = false;
+  bool existed = false;
+  transition kind() const { return classify(before, *after, deleted, existed); }
+};
+
 const char* to_string(transition t);
 
 } // namespace taskd

@@ -396,7 +396,7 @@ exchange_end exchange(child_process& child, child_io& io,
   }
 }
 
-handler_outcome outcome_from_status(std::optional<int> status, const child_io& io) {
+handler_outcome outcome_from_status_only(std::optional<int> status, const child_io& io) {
   if (!status)
     return failed_outcome(with_tail("exit status lost (is SIGCHLD ignored?)", io.stderr_tail));
   if (WIFEXITED(*status)) {
@@ -416,6 +416,20 @@ handler_outcome outcome_from_status(std::optional<int> status, const child_io& i
   }
   return failed_outcome(
       with_tail("ended with wait status " + std::to_string(*status), io.stderr_tail));
+}
+
+/// The outcome plus what the attempts history and the task log keep of it.
+handler_outcome outcome_from_status(std::optional<int> status, const child_io& io) {
+  handler_outcome out = outcome_from_status_only(status, io);
+  boost::json::object detail;
+  if (status && WIFEXITED(*status)) detail["exit_code"] = WEXITSTATUS(*status);
+  if (status && WIFSIGNALED(*status)) {
+    detail["signal"] = WTERMSIG(*status);
+    if (const char* name = signal_name(WTERMSIG(*status))) detail["signal_name"] = name;
+  }
+  out.detail = std::move(detail);
+  out.log = tail_text(io.stderr_tail);
+  return out;
 }
 
 } // namespace
@@ -482,7 +496,11 @@ handler_outcome run_exec(const std::vector<std::string>& argv, const std::string
     child.reap();
     if (end == exchange_end::poll_failed)
       return failed_outcome("cannot wait for " + argv.front() + ": " + errno_text(poll_errno));
-    return failed_outcome("timed out after " + std::to_string(timeout_ms) + " ms");
+    auto out = failed_outcome("timed out after " + std::to_string(timeout_ms) + " ms");
+    out.detail =
+        boost::json::object{{"timed_out", true}, {"signal", SIGKILL}, {"signal_name", "SIGKILL"}};
+    out.log = tail_text(io.stderr_tail);
+    return out;
   }
   return outcome_from_status(child.reap(), io);
 }

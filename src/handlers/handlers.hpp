@@ -16,6 +16,8 @@ struct handler_outcome {
   boost::json::value result; // on success
   std::string error;         // on failure: what happened, for humans
   bool retryable = true;     // false: fail the task without further attempts
+  boost::json::value detail; // {"exit_code"} | {"signal", "signal_name"} | {"http_status"}
+  std::string log;           // exec: the stderr tail, for the task's log
 };
 
 /// Limits on what an exec child may hand back; output past them is dropped.

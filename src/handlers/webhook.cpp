@@ -164,7 +164,7 @@ std::string timed_out(millis timeout_ms) {
   return "timed out after " + std::to_string(timeout_ms) + " ms";
 }
 
-handler_outcome outcome_from_response(const http::response<http::string_body>& res) {
+handler_outcome outcome_without_detail(const http::response<http::string_body>& res) {
   const unsigned status = res.result_int();
   if (status >= 200 && status < 300) {
     handler_outcome out;
@@ -181,6 +181,12 @@ handler_outcome outcome_from_response(const http::response<http::string_body>& r
   // do not follow redirects) point at a configuration problem just the same.
   if (status >= 300 && status < 400) error += " (redirects are not followed)";
   return failed_outcome(std::move(error), false);
+}
+
+handler_outcome outcome_from_response(const http::response<http::string_body>& res) {
+  auto out = outcome_without_detail(res);
+  out.detail = boost::json::object{{"http_status", res.result_int()}};
+  return out;
 }
 
 handler_outcome post_json(const http_url& url, const std::string& body_json, millis timeout_ms) {

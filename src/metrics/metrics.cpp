@@ -156,7 +156,7 @@ void metrics::observe_commit(const std::vector<observed_change>& changes, double
   commit_seconds_->Observe(write_seconds);
   for (const auto& ch : changes) {
     const task& t = *ch.after;
-    auto kind = classify(ch.before, t, ch.deleted, ch.existed);
+    auto kind = ch.kind();
     if (kind == transition::none || kind == transition::deleted) continue;
     auto& m = of(t.type);
     auto attempt_seconds = [&] {

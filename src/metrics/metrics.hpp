@@ -21,6 +21,7 @@
 
 #include "src/config/config.hpp"
 #include "src/core/task.hpp"
+#include "src/core/transition.hpp"
 
 namespace prometheus {
 class Registry;
@@ -31,14 +32,6 @@ class Gauge;
 } // namespace prometheus
 
 namespace taskd {
-
-/// One committed change, as the metrics need it.
-struct observed_change {
-  std::optional<task_status> before;
-  const task* after = nullptr;
-  bool deleted = false;
-  bool existed = false;
-};
 
 /// Point-in-time values for the gauges, gathered by the caller at scrape time.
 struct gauge_sample {
