@@ -21,8 +21,8 @@ error unknown_type(std::string_view type) {
 }
 
 json::value oldest_pending_at(const exchange& ex, const std::string& type) {
-  auto created = oldest_pending_created(ex, type);
-  return created ? json::value(format_rfc3339(*created)) : json::value(nullptr);
+  auto since = oldest_due_pending_since(ex, type);
+  return since ? json::value(format_rfc3339(*since)) : json::value(nullptr);
 }
 
 json::object type_json(const exchange& ex, const type_config& tc, const counts_map& counts,
@@ -78,7 +78,7 @@ std::uint64_t directory_bytes(const std::string& dir) {
 
 } // namespace
 
-std::optional<millis> oldest_pending_created(const exchange& ex, const std::string& type) {
+std::optional<millis> oldest_due_pending_since(const exchange& ex, const std::string& type) {
   auto& cache = *ex.ctx.oldest_pending;
   millis now = now_ms();
   {
@@ -86,16 +86,20 @@ std::optional<millis> oldest_pending_created(const exchange& ex, const std::stri
     auto it = cache.by_type.find(type);
     if (it != cache.by_type.end() && it->second.first > now) return it->second.second;
   }
+  // The oldest pending tasks by id; among those already due, the one due the longest.
+  // (A task delayed into the future is not waiting yet.)
   list_filter f;
   f.type = type;
   f.status = task_status::pending;
-  f.limit = 1;
-  std::optional<millis> created;
+  f.limit = 64;
+  std::optional<millis> since;
   auto page = ex.ctx.db->list(f);
-  if (page && !page->tasks.empty()) created = page->tasks.front().created_at;
+  if (page)
+    for (const auto& t : page->tasks)
+      if (t.run_at <= now && (!since || t.run_at < *since)) since = t.run_at;
   std::lock_guard lock(cache.mu);
-  cache.by_type[type] = {now + oldest_pending_ttl_ms, created};
-  return created;
+  cache.by_type[type] = {now + oldest_pending_ttl_ms, since};
+  return since;
 }
 
 // GET /metrics: Prometheus text format; gauges sampled now from exact sources.
@@ -111,8 +115,8 @@ void prometheus_metrics(const exchange& ex) {
         millis now = now_ms();
         for (const auto& [type, c] : s.counts) {
           if (c[static_cast<int>(task_status::pending)] == 0) continue;
-          if (auto created = oldest_pending_created(ex, type))
-            s.oldest_pending_age_s[type] = static_cast<double>(now - *created) / 1000.0;
+          if (auto since = oldest_due_pending_since(ex, type))
+            s.oldest_pending_age_s[type] = static_cast<double>(now - *since) / 1000.0;
         }
         s.subscribers = ex.ctx.subscribers ? ex.ctx.subscribers->load() : 0;
         s.head_seq = ex.ctx.db->head_seq();

@@ -28,8 +28,8 @@ struct api_context {
   millis started_at = 0;
   std::shared_ptr<std::atomic<std::int64_t>> event_backlog = // messages queued to them
       std::make_shared<std::atomic<std::int64_t>>(0);
-  /// Oldest pending task per type, read at most once a second: finding it seeks past the
-  /// tombstones of every task that left pending, too slow for clients that poll /types.
+  /// Oldest due pending task per type, read at most once a second: finding it seeks past
+  /// the tombstones of every task that left pending, too slow for clients that poll.
   struct oldest_pending_cache {
     std::mutex mu;
     std::map<std::string, std::pair<millis, std::optional<millis>>, std::less<>> by_type;

@@ -29,7 +29,8 @@ void prometheus_metrics(const exchange& ex);
 void get_log_level(const exchange& ex);
 void put_log_level(const exchange& ex, const request& req);
 
-/// Oldest pending task's creation time, per type, refreshed at most once a second.
-std::optional<millis> oldest_pending_created(const exchange& ex, const std::string& type);
+/// Since when the longest-waiting due pending task of a type has been due (its run_at),
+/// refreshed at most once a second; none when nothing pending is due.
+std::optional<millis> oldest_due_pending_since(const exchange& ex, const std::string& type);
 
 } // namespace taskd::http

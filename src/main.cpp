@@ -170,11 +170,11 @@ int main(int argc, char** argv) {
     // next start; their threads may be blocked in handlers, so do not wait for them.
     spdlog::warn("grace period over with tasks still running; they will be retried on restart");
     kill_running_exec_children();
-    spdlog::shutdown();
+    finish_logging();
     std::_Exit(0);
   }
   caf::anon_send_exit(scheduler, caf::exit_reason::user_shutdown);
   spdlog::info("stopped");
-  spdlog::shutdown();
+  finish_logging();
   return 0;
 }

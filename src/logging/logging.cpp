@@ -210,6 +210,20 @@ void log_changes(const std::vector<observed_change>& changes) {
   }
 }
 
+void finish_logging() {
+  auto async = spdlog::default_logger();
+  auto sync =
+      std::make_shared<spdlog::logger>("taskd-final", async->sinks().begin(), async->sinks().end());
+  sync->set_level(async->level());
+  sync->flush_on(spdlog::level::trace);
+  spdlog::set_default_logger(sync);
+  spdlog::drop("taskd");
+  async.reset();
+  // The pool drains its queue and joins its thread when its last owner lets go.
+  spdlog::details::registry::instance().set_tp(nullptr);
+  sync->flush();
+}
+
 bool set_log_level(std::string_view name) {
   auto level = spdlog::level::from_str(std::string(name));
   if (level == spdlog::level::off && name != "off") return false;

@@ -40,6 +40,10 @@ void log_event(spdlog::level::level_enum level, std::string_view msg,
 /// status and, where they apply, duration_ms and error.
 void log_changes(const std::vector<observed_change>& changes);
 
+/// Before exit: writes out every queued line and switches to synchronous logging, so
+/// threads still running (a handler being abandoned) can log safely until the process ends.
+void finish_logging();
+
 /// Runtime level changes (admin API). False for an unknown level name.
 bool set_log_level(std::string_view level);
 std::string log_level_name();
