@@ -114,17 +114,35 @@ export class ApiError extends Error {
 
 /** One taskd process (restartable on the same port and data dir). */
 export class Taskd {
-  /** `tmpRoot`: where the temp dir (config, data, log) goes; default os.tmpdir(). */
-  constructor({ name = "taskd", config = DEFAULT_CONFIG, tmpRoot = os.tmpdir() } = {}) {
+  /**
+   * `tmpRoot`: where the temp dir (config, data, log) goes; default os.tmpdir().
+   * `files`: extra files written into the temp dir before the config, as
+   * `{ "rel/name": text | { content, mode } }` (e.g. an exec handler's script, mode 0o755).
+   * `config`: the TOML text, or a function `(dir) => text` of the temp dir's absolute path
+   * (to point at those files).
+   */
+  constructor({ name = "taskd", config = DEFAULT_CONFIG, tmpRoot = os.tmpdir(), files = {} } = {}) {
     this.name = name;
     this.dir = fs.mkdtempSync(path.join(tmpRoot, `taskd-e2e-${name}-`));
     this.configPath = path.join(this.dir, "taskd.toml");
     this.dataDir = path.join(this.dir, "data");
     this.logPath = path.join(this.dir, "taskd.log");
-    fs.writeFileSync(this.configPath, config);
+    for (const [rel, spec] of Object.entries(files)) {
+      const { content, mode = 0o644 } = typeof spec === "string" ? { content: spec } : spec;
+      const file = this.file(rel);
+      fs.mkdirSync(path.dirname(file), { recursive: true });
+      fs.writeFileSync(file, content, { mode });
+      fs.chmodSync(file, mode); // writeFileSync's mode is filtered by the umask
+    }
+    fs.writeFileSync(this.configPath, typeof config === "function" ? config(this.dir) : config);
     this.port = null;
     this.child = null;
     this.exited = null;
+  }
+
+  /** Absolute path of `rel` inside the temp dir. */
+  file(rel) {
+    return path.join(this.dir, rel);
   }
 
   get baseUrl() {
@@ -247,6 +265,12 @@ export class Taskd {
   }
   taskEvents(id) {
     return this.request("GET", `/api/v1/tasks/${id}/events`).then((r) => r.events);
+  }
+  taskAttempts(id) {
+    return this.request("GET", `/api/v1/tasks/${id}/attempts`).then((r) => r.attempts);
+  }
+  taskLogs(id) {
+    return this.request("GET", `/api/v1/tasks/${id}/logs`).then((r) => r.lines);
   }
   async types() {
     return (await this.request("GET", "/api/v1/types")).types;

@@ -76,6 +76,9 @@ export const api = {
   getTask: (id: number) => request<Task>("GET", `/api/v1/tasks/${id}`),
   taskEvents: (id: number) =>
     request<{ events: TimelineEntry[] }>("GET", `/api/v1/tasks/${id}/events`).then((r) => r.events),
+  /** Raw answers: validated/normalised by lib/taskDebug (parseAttempts, parseLogLines). */
+  taskAttempts: (id: number) => request<unknown>("GET", `/api/v1/tasks/${id}/attempts`),
+  taskLogs: (id: number) => request<unknown>("GET", `/api/v1/tasks/${id}/logs`),
   retryTask: (id: number) => request<Task>("POST", `/api/v1/tasks/${id}/retry`),
   cancelTask: (id: number) => request<Task>("POST", `/api/v1/tasks/${id}/cancel`),
   promoteTask: (id: number) => request<Task>("POST", `/api/v1/tasks/${id}/promote`),

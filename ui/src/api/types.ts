@@ -68,6 +68,39 @@ export interface TimelineEntry {
   task: Task;
 }
 
+/** How one run of a task ended (GET /api/v1/tasks/{id}/attempts). */
+export type AttemptOutcome = "running" | "completed" | "failed" | "stalled" | "lost";
+
+/** Handler-specific facts about an attempt: exec exit code/signal/timeout, HTTP status. */
+export interface AttemptDetail {
+  exit_code?: number;
+  signal?: number;
+  signal_name?: string;
+  timed_out?: boolean;
+  http_status?: number;
+  [key: string]: Json | undefined;
+}
+
+export interface TaskAttempt {
+  attempt: number;
+  started_at: string | null;
+  ended_at: string | null;
+  duration_ms: number | null;
+  outcome: AttemptOutcome | string;
+  error: string | null;
+  detail: AttemptDetail | null;
+}
+
+export interface TaskAttempts {
+  task_id: number;
+  attempts: TaskAttempt[];
+}
+
+export interface TaskLogs {
+  task_id: number;
+  lines: string[];
+}
+
 export interface AdminInfo {
   version: string;
   uptime_s: number;

@@ -2,9 +2,11 @@ import { useState } from "react";
 import { api, errorMessage } from "../api/client";
 import type { Task } from "../api/types";
 import { useNow } from "../hooks/useNow";
+import { useTaskDebug } from "../hooks/useTaskDebug";
 import { useTaskDetails } from "../hooks/useTaskDetails";
 import { formatAge, formatTaskDuration, isFutureTime, prettyJson } from "../lib/format";
 import { StatusBadge } from "./StatusBadge";
+import { AttemptsTable, TaskLogs } from "./TaskDebug";
 import { Timeline } from "./Timeline";
 
 interface Props {
@@ -15,6 +17,7 @@ interface Props {
 
 export function TaskDetails({ id, onClose, onChanged }: Props) {
   const { task, timeline, deleted, error, update } = useTaskDetails(id);
+  const debug = useTaskDebug(id);
   const now = useNow();
   const [busy, setBusy] = useState(false);
   const [actionError, setActionError] = useState<string | null>(null);
@@ -148,6 +151,10 @@ export function TaskDetails({ id, onClose, onChanged }: Props) {
           <pre className="err" data-testid="task-error">
             {task.error ?? "—"}
           </pre>
+          <h3>attempts</h3>
+          <AttemptsTable attempts={debug.attempts} error={debug.attemptsError} now={now} />
+          <h3>logs</h3>
+          <TaskLogs lines={debug.logs} error={debug.logsError} />
           <h3>timeline</h3>
           <Timeline entries={timeline} />
         </>
