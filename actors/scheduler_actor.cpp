@@ -106,7 +106,7 @@ struct scheduler_state {
   // Paused types admit but do not dispatch. The sync lane learns a task's type only when
   // its start applies, so the start itself refuses paused types (from this snapshot).
   std::shared_ptr<const std::set<std::string, std::less<>>> paused;
-  bool sync_restart = false; // re-read the sync lane once the refill in flight lands
+  bool sync_restart = false; // a type was resumed: re-read the sync lane when idle
   std::map<std::string, minute_counter, std::less<>> completed;
   std::uint64_t next_bulk = 1;
   std::unordered_map<std::uint64_t, bulk_job> bulk_jobs;
@@ -292,6 +292,12 @@ void refill_if_low(self_ptr self) {
 void dispatch(self_ptr self) {
   auto& st = self->state;
   if (st.draining) return;
+  // A refused start still in flight holds its task in `running`, and a re-read would
+  // skip it: restart the lane only when nothing of it is in flight.
+  if (st.sync_restart && !st.sync_busy && !st.sync_ready.loading()) {
+    st.sync_restart = false;
+    st.sync_ready.mark_incomplete();
+  }
   while (!st.sync_busy && !st.sync_ready.empty()) {
     auto e = st.sync_ready.pop_front();
     if (st.running.count(e.id)) continue;
@@ -362,11 +368,9 @@ void set_paused(self_ptr self, const std::string& type, bool paused) {
     next->insert(type);
   } else {
     next->erase(type);
-    // Sync tasks of the type met refused starts while it was paused: read the lane again.
-    if (st.sync_ready.loading())
-      st.sync_restart = true;
-    else
-      st.sync_ready.mark_incomplete();
+    // Sync tasks of the type met refused starts while it was paused: read the lane again
+    // (in dispatch, once no start or read of the lane is in flight).
+    st.sync_restart = true;
   }
   st.paused = std::move(next);
 }
@@ -544,10 +548,6 @@ void on_refilled(self_ptr self, refill_event& ev) {
       w->abort_refill();
     } else {
       w->finish_refill(*ev.ready, ev.ready->size() < ev.asked, skip_running);
-    }
-    if (ev.sync_lane && st.sync_restart) {
-      st.sync_restart = false;
-      st.sync_ready.mark_incomplete();
     }
   }
   dispatch(self);
