@@ -62,6 +62,17 @@ void reply_type(const exchange& ex, std::string type) {
       stats_atom::value);
 }
 
+/// Hands a bulk action to the scheduler; answers {"count": n} once every match is done.
+void run_bulk(const exchange& ex, boxed<bulk_request> req) {
+  ask<boxed<bulk_result>>(
+      ex,
+      [ex](boxed<bulk_result> r) {
+        if (!*r) return ex.fail(r->err());
+        ex.json(200, json::object{{"count", r->value()}});
+      },
+      bulk_atom::value, req);
+}
+
 std::uint64_t directory_bytes(const std::string& dir) {
   std::error_code ec;
   std::uint64_t total = 0;
@@ -165,13 +176,7 @@ void bulk_type_action(const exchange& ex, std::string_view type, bulk_action act
   auto req = make_boxed<bulk_request>();
   req->action = action;
   req->type = std::string(type);
-  ask<boxed<bulk_result>>(
-      ex,
-      [ex](boxed<bulk_result> r) {
-        if (!*r) return ex.fail(r->err());
-        ex.json(200, json::object{{"count", r->value()}});
-      },
-      bulk_atom::value, req);
+  run_bulk(ex, std::move(req));
 }
 
 // POST /api/v1/tasks/clean {"older_than_ms": N, "type"?: T}: deletes finished tasks that
@@ -200,13 +205,7 @@ void clean_tasks(const exchange& ex, const request& http_req) {
     }
   }
   if (!has_age) return ex.fail(make_error(errc::invalid_request, "older_than_ms: is required"));
-  ask<boxed<bulk_result>>(
-      ex,
-      [ex](boxed<bulk_result> r) {
-        if (!*r) return ex.fail(r->err());
-        ex.json(200, json::object{{"count", r->value()}});
-      },
-      bulk_atom::value, req);
+  run_bulk(ex, std::move(req));
 }
 
 // GET /api/v1/admin/log-level -> {"level": "info"}

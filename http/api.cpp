@@ -190,11 +190,13 @@ void handle_request(const api_context& ctx, request&& req, responder respond) {
           std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
       int code = static_cast<int>(res.result_int());
       if (stats) stats->http_request(method, route, code, seconds);
-      log_event(spdlog::level::debug, "http request",
-                {{"method", json::string(method)},
-                 {"route", json::string(route)},
-                 {"status", code},
-                 {"duration_ms", std::round(seconds * 100000.0) / 100.0}});
+      // The fields are built only when the access log is on (debug).
+      if (spdlog::default_logger_raw()->should_log(spdlog::level::debug))
+        log_event(spdlog::level::debug, "http request",
+                  {{"method", json::string(method)},
+                   {"route", json::string(route)},
+                   {"status", code},
+                   {"duration_ms", std::round(seconds * 100000.0) / 100.0}});
       respond(std::move(res));
     };
   }

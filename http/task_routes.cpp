@@ -38,6 +38,31 @@ void submit_create(const exchange& ex, boxed<std::vector<task>> tasks, bool sing
       create_atom::value, tasks);
 }
 
+/// The task, or nothing after answering 404 (or the read's error).
+std::optional<task> find_task(const exchange& ex, task_id id) {
+  auto t = ex.ctx.db->get(id);
+  if (!t) {
+    ex.fail(t.err());
+    return std::nullopt;
+  }
+  if (!*t) ex.fail(make_error(errc::not_found, "task " + std::to_string(id) + " not found"));
+  return std::move(*t);
+}
+
+/// Change-log entries a timeline reads at most (a task with more is pathological).
+constexpr std::size_t max_timeline_entries = 10000;
+
+/// An existing task's timeline, or nothing after answering 404 (or the read's error).
+std::optional<std::vector<change_entry>> find_timeline(const exchange& ex, task_id id) {
+  if (!find_task(ex, id)) return std::nullopt;
+  auto changes = ex.ctx.db->task_changes(id, max_timeline_entries);
+  if (!changes) {
+    ex.fail(changes.err());
+    return std::nullopt;
+  }
+  return std::move(*changes);
+}
+
 } // namespace
 
 // POST /api/v1/tasks: create one task; 201 once durable, 200 for a repeated idempotency_key.
@@ -62,10 +87,7 @@ void create_batch(const exchange& ex, const request& req) {
 
 // GET /api/v1/tasks/{id}: the task, 404 if none.
 void get_task(const exchange& ex, task_id id) {
-  auto t = ex.ctx.db->get(id);
-  if (!t) return ex.fail(t.err());
-  if (!*t) return ex.fail(make_error(errc::not_found, "task " + std::to_string(id) + " not found"));
-  ex.json(200, to_json(**t));
+  if (auto t = find_task(ex, id)) ex.json(200, to_json(*t));
 }
 
 // GET /api/v1/tasks?status=&type=&limit=&after=&order=: a page ordered by id (order=desc:
@@ -135,25 +157,18 @@ void delete_task(const exchange& ex, task_id id) { task_action(ex, delete_atom::
 
 // GET /api/v1/tasks/{id}/events: the task's change-log entries, oldest first.
 void task_timeline(const exchange& ex, task_id id) {
-  auto t = ex.ctx.db->get(id);
-  if (!t) return ex.fail(t.err());
-  if (!*t) return ex.fail(make_error(errc::not_found, "task " + std::to_string(id) + " not found"));
-  auto changes = ex.ctx.db->task_changes(id, 1000);
-  if (!changes) return ex.fail(changes.err());
+  auto changes = find_timeline(ex, id);
+  if (!changes) return;
   json::array events;
-  for (const auto& c : *changes)
-    events.push_back(json::parse(encode_task_event(c.seq, c.deleted, c.t)));
+  for (const auto& c : *changes) events.push_back(task_event_json(c.seq, c.deleted, c.t));
   ex.json(200, json::object{{"events", std::move(events)}});
 }
 
 // GET /api/v1/tasks/{id}/attempts: each attempt's start, end, outcome, error and handler
 // detail, from the task's timeline (as far back as the change log holds).
 void task_attempts(const exchange& ex, task_id id) {
-  auto t = ex.ctx.db->get(id);
-  if (!t) return ex.fail(t.err());
-  if (!*t) return ex.fail(make_error(errc::not_found, "task " + std::to_string(id) + " not found"));
-  auto changes = ex.ctx.db->task_changes(id, 10000);
-  if (!changes) return ex.fail(changes.err());
+  auto changes = find_timeline(ex, id);
+  if (!changes) return;
   std::vector<task> states;
   for (auto& c : *changes) states.push_back(std::move(c.t));
   ex.json(200,
@@ -162,11 +177,10 @@ void task_attempts(const exchange& ex, task_id id) {
 
 // GET /api/v1/tasks/{id}/logs: the task's log lines (exec stderr, per attempt, bounded).
 void task_logs(const exchange& ex, task_id id) {
-  auto t = ex.ctx.db->get(id);
-  if (!t) return ex.fail(t.err());
-  if (!*t) return ex.fail(make_error(errc::not_found, "task " + std::to_string(id) + " not found"));
+  auto t = find_task(ex, id);
+  if (!t) return;
   json::array lines;
-  std::string_view log = (*t)->log;
+  std::string_view log = t->log;
   while (!log.empty()) {
     auto nl = log.find('\n');
     lines.emplace_back(log.substr(0, nl));

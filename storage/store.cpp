@@ -49,6 +49,9 @@ struct store::group_state {
   std::unordered_map<std::string, task_id> idempotency;
   std::map<std::pair<std::string, task_status>, std::int64_t> count_deltas;
   std::unordered_map<task_id, std::vector<std::uint64_t>> timeline_added;
+  // One iterator over the index for every erase in the group (pruning erases thousands):
+  // creating one per task cost more than the seeks.
+  std::unique_ptr<rocksdb::Iterator> index_iterator;
   std::map<std::string, bool> paused_changes;
   std::uint64_t next_id;
   std::uint64_t next_seq;
@@ -468,7 +471,9 @@ void store::erase_task(group_state& g, const task& t, std::vector<task_change>& 
 
 void store::erase_timeline(group_state& g, task_id id) {
   std::string prefix = keys::task_change_prefix(id);
-  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), index_cf_));
+  if (!g.index_iterator)
+    g.index_iterator.reset(db_->NewIterator(rocksdb::ReadOptions(), index_cf_));
+  auto& it = g.index_iterator;
   for (it->Seek(prefix); it->Valid() && starts_with(it->key(), prefix); it->Next())
     g.batch.Delete(index_cf_, it->key());
   // A failed read leaves timeline keys behind: harmless (a timeline is read only for a

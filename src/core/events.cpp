@@ -80,7 +80,7 @@ result<subscribe_request> parse_subscribe(std::string_view text) {
   return req;
 }
 
-std::string encode_task_event(std::uint64_t seq, bool deleted, const task& t) {
+json::object task_event_json(std::uint64_t seq, bool deleted, const task& t) {
   json::object o;
   o["seq"] = seq;
   if (deleted) {
@@ -91,7 +91,11 @@ std::string encode_task_event(std::uint64_t seq, bool deleted, const task& t) {
     o["event"] = "task";
     o["task"] = to_json(t);
   }
-  return json::serialize(o);
+  return o;
+}
+
+std::string encode_task_event(std::uint64_t seq, bool deleted, const task& t) {
+  return json::serialize(task_event_json(seq, deleted, t));
 }
 
 std::string encode_control_event(std::string_view event, std::uint64_t seq) {

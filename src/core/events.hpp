@@ -16,6 +16,8 @@
 #include <string>
 #include <string_view>
 
+#include <boost/json/object.hpp>
+
 #include "src/core/error.hpp"
 #include "src/core/task.hpp"
 
@@ -38,6 +40,7 @@ struct subscribe_request {
 /// Parses one client message; errors name the field at fault.
 result<subscribe_request> parse_subscribe(std::string_view text);
 
+boost::json::object task_event_json(std::uint64_t seq, bool deleted, const task& t);
 std::string encode_task_event(std::uint64_t seq, bool deleted, const task& t);
 std::string encode_control_event(std::string_view event, std::uint64_t seq);
 std::string encode_error_event(const error& e);

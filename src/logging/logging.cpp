@@ -172,7 +172,7 @@ void log_event(spdlog::level::level_enum level, std::string_view msg,
 
 void log_changes(const std::vector<observed_change>& changes) {
   auto* logger = spdlog::default_logger_raw();
-  if (!logger->should_log(spdlog::level::debug) && !logger->should_log(spdlog::level::info)) return;
+  if (!logger->should_log(spdlog::level::info)) return; // debug implies info
   for (const auto& ch : changes) {
     auto kind = ch.kind();
     if (kind == transition::none) continue;

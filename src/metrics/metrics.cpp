@@ -4,6 +4,7 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <fstream>
 #include <sstream>
 
@@ -90,8 +91,13 @@ auto& build(Builder b, prom::Registry& r, const char* name, const char* help) {
 
 } // namespace
 
+namespace {
+std::atomic<std::uint64_t> next_instance{1};
+} // namespace
+
 metrics::metrics(const config& cfg, std::string version, millis started_at)
-    : cfg_(cfg), registry_(std::make_shared<prom::Registry>()), started_at_(started_at) {
+    : cfg_(cfg), registry_(std::make_shared<prom::Registry>()), instance_(next_instance++),
+      started_at_(started_at) {
   auto& r = *registry_;
   auto counter = [&](const char* n, const char* h) -> auto& {
     return build(prom::BuildCounter(), r, n, h);
@@ -135,21 +141,25 @@ metrics::metrics(const config& cfg, std::string version, millis started_at)
   });
   commit_seconds_ = &f_->commit.Add({}, commit_buckets);
   f_->build.Add({{"version", std::move(version)}}).Set(1);
-  for (const auto& [name, tc] : cfg_.types) of(name);
+  for (const auto& [name, tc] : cfg_.types) add_type(configured_, name);
 }
 
 metrics::~metrics() = default;
 
-metrics::per_type& metrics::of(const std::string& type) {
-  std::lock_guard lock(mu_);
-  auto it = types_.find(type);
-  if (it != types_.end()) return *it->second;
+metrics::per_type& metrics::add_type(type_map& into, const std::string& type) {
   prom::Labels l{{"type", type}};
   auto p = std::make_unique<per_type>(per_type{
       &f_->created.Add(l), &f_->completed.Add(l), &f_->failed.Add(l), &f_->attempts_failed.Add(l),
       &f_->retried.Add(l), &f_->stalled.Add(l), &f_->abandoned.Add(l), &f_->cancelled.Add(l),
       &f_->rejected.Add(l), &f_->wait.Add(l, task_buckets), &f_->run.Add(l, task_buckets)});
-  return *types_.emplace(type, std::move(p)).first->second;
+  return *into.emplace(type, std::move(p)).first->second;
+}
+
+metrics::per_type& metrics::of(const std::string& type) {
+  if (auto it = configured_.find(type); it != configured_.end()) return *it->second;
+  std::lock_guard lock(mu_);
+  if (auto it = extra_.find(type); it != extra_.end()) return *it->second;
+  return add_type(extra_, type);
 }
 
 void metrics::observe_commit(const std::vector<observed_change>& changes, double write_seconds) {
@@ -200,17 +210,34 @@ void metrics::admission_rejected(const std::string& type, std::uint64_t tasks) {
   of(type).rejected->Increment(static_cast<double>(tasks));
 }
 
+/// Series are never removed, so each I/O thread keeps the ones it used: after the first
+/// request of a kind, timing one takes no lock and no label hashing.
+prom::Histogram& metrics::http_series(std::string_view method, std::string_view route, int code) {
+  struct cache {
+    std::uint64_t instance = 0;
+    std::unordered_map<std::string, prom::Histogram*> series;
+  };
+  thread_local cache local;
+  if (local.instance != instance_) local = cache{instance_, {}};
+  std::string key(method);
+  key += ' ';
+  key += route;
+  key += ' ';
+  key += std::to_string(code);
+  auto& slot = local.series[key];
+  if (!slot) {
+    std::lock_guard lock(mu_);
+    slot = &f_->http.Add({{"method", std::string(method)},
+                          {"route", std::string(route)},
+                          {"code", std::to_string(code)}},
+                         http_buckets);
+  }
+  return *slot;
+}
+
 void metrics::http_request(std::string_view method, std::string_view route, int code,
                            double seconds) {
-  prom::Histogram* h;
-  {
-    std::lock_guard lock(mu_);
-    h = &f_->http.Add({{"method", std::string(method)},
-                       {"route", std::string(route)},
-                       {"code", std::to_string(code)}},
-                      http_buckets);
-  }
-  h->Observe(seconds);
+  http_series(method, route, code).Observe(seconds);
 }
 
 void metrics::sample_process() {

@@ -62,12 +62,18 @@ public:
 private:
   struct per_type;
   per_type& of(const std::string& type);
+  prometheus::Histogram& http_series(std::string_view method, std::string_view route, int code);
   void sample_process();
 
   const config& cfg_;
   std::shared_ptr<prometheus::Registry> registry_;
-  std::mutex mu_; // guards types_ (a type first seen on disk) and gauge/HTTP families
-  std::unordered_map<std::string, std::unique_ptr<per_type>> types_;
+  using type_map = std::unordered_map<std::string, std::unique_ptr<per_type>>;
+  per_type& add_type(type_map& into, const std::string& type);
+  // The configured types' series, built once: hot paths find them without a lock.
+  type_map configured_;
+  std::mutex mu_; // guards extra_ (types only on disk) and the gauge and HTTP families
+  type_map extra_;
+  const std::uint64_t instance_; // tells thread-local caches of HTTP series apart
   struct families;
   std::unique_ptr<families> f_;
   prometheus::Histogram* commit_seconds_ = nullptr;

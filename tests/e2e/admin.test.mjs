@@ -1,11 +1,11 @@
 // Admin page: pausing a type holds its tasks (other types keep running), resuming releases them.
 import assert from "node:assert/strict";
-import { after, before, describe, it } from "node:test";
+import { describe, it } from "node:test";
 import {
   Taskd,
+  taskdAndBrowser,
   assertNoPageProblems,
   diagnose,
-  launchBrowser,
   newPage,
   poll,
   screenshot,
@@ -19,16 +19,13 @@ describe("admin page", () => {
   let taskd;
   let browser;
 
-  before(async () => {
-    taskd = new Taskd({ name: "admin" });
-    await taskd.start();
-    browser = await launchBrowser();
-  });
-
-  after(async () => {
-    await browser?.close().catch(() => {});
-    await taskd?.dispose();
-  });
+  taskdAndBrowser(
+    () => new Taskd({ name: "admin" }),
+    (t, b) => {
+      taskd = t;
+      browser = b;
+    },
+  );
 
   it("pauses a type (its tasks stay pending while others run) and resumes it", async (t) => {
     const page = await newPage(browser);

@@ -1,13 +1,13 @@
 // Task details for debugging: an exec task that always exits 3 shows its two attempts
 // ("exit 3") and its captured stderr, markup included, as text.
 import assert from "node:assert/strict";
-import { after, before, describe, it } from "node:test";
+import { describe, it } from "node:test";
 import {
   DEFAULT_CONFIG,
   Taskd,
+  taskdAndBrowser,
   assertNoPageProblems,
   diagnose,
-  launchBrowser,
   newPage,
   screenshot,
   sel,
@@ -26,8 +26,8 @@ describe("task details: attempts and logs", () => {
   let taskd;
   let browser;
 
-  before(async () => {
-    taskd = new Taskd({
+  taskdAndBrowser(
+    () => new Taskd({
       name: "debug",
       files: { "exit3.sh": { content: SCRIPT, mode: 0o755 } },
       config: (dir) => `${DEFAULT_CONFIG}[types.exit3]
@@ -36,15 +36,12 @@ command = [${JSON.stringify(`${dir}/exit3.sh`)}]
 max_attempts = 2
 backoff = { type = "fixed", delay_ms = 50 }
 `,
-    });
-    await taskd.start();
-    browser = await launchBrowser();
-  });
-
-  after(async () => {
-    await browser?.close().catch(() => {});
-    await taskd?.dispose();
-  });
+    }),
+    (t, b) => {
+      taskd = t;
+      browser = b;
+    },
+  );
 
   it("shows each attempt's exit status and the task's log lines as text", async (t) => {
     const page = await newPage(browser);

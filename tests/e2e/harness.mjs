@@ -1,6 +1,7 @@
 // Harness for taskd's browser end-to-end tests: a real taskd process on a free port with a
 // temp data dir, a headless Debian Chromium through playwright-core, REST helpers, polling
 // with deadlines (never fixed sleeps), screenshots, and diagnostics on failure.
+import { after, before } from "node:test";
 import { spawn } from "node:child_process";
 import fs from "node:fs";
 import net from "node:net";
@@ -318,6 +319,25 @@ export function launchBrowser() {
  * A fresh page with guards: any JS dialog (alert/confirm/prompt) and any uncaught page error
  * is recorded in `page.problems` (dialogs are dismissed so nothing blocks).
  */
+/**
+ * Registers a suite's before/after: `make()` builds the Taskd to start, `bind(taskd, browser)`
+ * hands both to the tests; both are torn down even when a test fails.
+ */
+export function taskdAndBrowser(make, bind) {
+  let taskd;
+  let browser;
+  before(async () => {
+    taskd = make();
+    await taskd.start();
+    browser = await launchBrowser();
+    bind(taskd, browser);
+  });
+  after(async () => {
+    await browser?.close().catch(() => {});
+    await taskd?.dispose();
+  });
+}
+
 export async function newPage(browser) {
   const context = await browser.newContext({ viewport: { width: 1400, height: 1000 } });
   context.setDefaultTimeout(10_000);

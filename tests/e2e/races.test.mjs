@@ -8,8 +8,8 @@
 // held back until the table shows the task completed (the order the race needs).
 import assert from "node:assert/strict";
 import fs from "node:fs";
-import { after, before, describe, it } from "node:test";
-import { Taskd, diagnose, launchBrowser, newPage, poll, sel, waitLive, waitVisible } from "./harness.mjs";
+import { describe, it } from "node:test";
+import { Taskd, taskdAndBrowser, diagnose, newPage, poll, sel, waitLive, waitVisible } from "./harness.mjs";
 
 const WANT_TIES = 2; // same-millisecond create→complete tasks to observe
 const MAX_TASKS = 60;
@@ -18,18 +18,17 @@ describe("races", () => {
   let taskd;
   let browser;
 
-  before(async () => {
-    const shm = "/dev/shm";
-    const tmpRoot = fs.existsSync(shm) && fs.statSync(shm).isDirectory() ? shm : undefined;
-    taskd = new Taskd({ name: "races", tmpRoot });
-    await taskd.start();
-    browser = await launchBrowser();
-  });
-
-  after(async () => {
-    await browser?.close().catch(() => {});
-    await taskd?.dispose();
-  });
+  taskdAndBrowser(
+    () => {
+      const shm = "/dev/shm";
+      const tmpRoot = fs.existsSync(shm) && fs.statSync(shm).isDirectory() ? shm : undefined;
+      return new Taskd({ name: "races", tmpRoot });
+    },
+    (t, b) => {
+      taskd = t;
+      browser = b;
+    },
+  );
 
   it("a task created in the form shows its final status even when it completes within the same ms", async (t) => {
     const page = await newPage(browser);

@@ -1,12 +1,12 @@
 // taskd dies and comes back while the page is open: the page reconnects by itself and shows
 // what happened while it was away, without a reload.
 import assert from "node:assert/strict";
-import { after, before, describe, it } from "node:test";
+import { describe, it } from "node:test";
 import {
   Taskd,
+  taskdAndBrowser,
   assertNoPageProblems,
   diagnose,
-  launchBrowser,
   newPage,
   poll,
   screenshot,
@@ -25,16 +25,13 @@ describe("restart while the page is open", () => {
   let taskd;
   let browser;
 
-  before(async () => {
-    taskd = new Taskd({ name: "restart" });
-    await taskd.start();
-    browser = await launchBrowser();
-  });
-
-  after(async () => {
-    await browser?.close().catch(() => {});
-    await taskd?.dispose();
-  });
+  taskdAndBrowser(
+    () => new Taskd({ name: "restart" }),
+    (t, b) => {
+      taskd = t;
+      browser = b;
+    },
+  );
 
   it("goes reconnecting on kill -9, comes back live and shows tasks created meanwhile", async (t) => {
     const page = await newPage(browser);

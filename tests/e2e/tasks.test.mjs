@@ -1,11 +1,11 @@
 // Tasks page: create → completed live, details and result, retries and Retry, XSS, validation.
 import assert from "node:assert/strict";
-import { after, before, describe, it } from "node:test";
+import { describe, it } from "node:test";
 import {
   Taskd,
+  taskdAndBrowser,
   assertNoPageProblems,
   diagnose,
-  launchBrowser,
   newPage,
   screenshot,
   sel,
@@ -21,16 +21,13 @@ describe("tasks page", () => {
   let taskd;
   let browser;
 
-  before(async () => {
-    taskd = new Taskd({ name: "tasks" });
-    await taskd.start();
-    browser = await launchBrowser();
-  });
-
-  after(async () => {
-    await browser?.close().catch(() => {});
-    await taskd?.dispose();
-  });
+  taskdAndBrowser(
+    () => new Taskd({ name: "tasks" }),
+    (t, b) => {
+      taskd = t;
+      browser = b;
+    },
+  );
 
   /** Opens `/` (plus `query`), waits for the stream to be live and the type list to load. */
   async function openTasksPage(query = "") {

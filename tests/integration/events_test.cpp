@@ -42,6 +42,14 @@ std::uint64_t open_stream(ws_client& ws) {
   return seq_of(hello);
 }
 
+/// A WebSocket handshake by hand, for a client that then never reads or answers pings.
+void send_upgrade(raw_connection& conn) {
+  REQUIRE(conn.connected());
+  REQUIRE(conn.send("GET /api/v1/events HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\n"
+                    "Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+                    "Sec-WebSocket-Version: 13\r\n\r\n"));
+}
+
 void create_batch(http_client& c, const std::string& type, int n, const json::value& payload) {
   json::array tasks;
   for (int i = 0; i < n; ++i) tasks.push_back(json::object{{"type", type}, {"payload", payload}});
@@ -184,10 +192,7 @@ TEST_CASE("events: a subscriber that never reads is reset, not buffered without 
   auto c = d.client();
   // A raw WebSocket handshake, then never read.
   raw_connection stuck(d.port());
-  REQUIRE(stuck.connected());
-  REQUIRE(stuck.send("GET /api/v1/events HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\n"
-                     "Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
-                     "Sec-WebSocket-Version: 13\r\n\r\n"));
+  send_upgrade(stuck);
   wait_until([&] { return c.get("/api/v1/admin/info").json.at("subscribers") == 1; }, 10s,
              "the stuck subscriber to join");
   // Floods of 1000 tasks of 12 KB (3 events each, ~36 MB of events per flood, far more
@@ -253,9 +258,7 @@ TEST_CASE("events: pings keep a live client connected and drop a silent one") {
   open_stream(live);
   // A raw client completes the handshake and then never answers anything.
   raw_connection silent(d.port());
-  REQUIRE(silent.send("GET /api/v1/events HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\n"
-                      "Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
-                      "Sec-WebSocket-Version: 13\r\n\r\n"));
+  send_upgrade(silent);
   wait_until([&] { return c.get("/api/v1/admin/info").json.at("subscribers") == 2; }, 10s,
              "both subscribers to join");
   wait_until([&] { return c.get("/api/v1/admin/info").json.at("subscribers") == 1; }, 10s,

@@ -8,35 +8,12 @@
 #include "src/core/clock.hpp"
 #include "src/core/lifecycle.hpp"
 #include "storage/store.hpp"
+#include "tests/unit/store_fixture.hpp"
 
 using namespace taskd;
+using namespace taskd::testing;
 
 namespace {
-
-struct temp_dir {
-  std::filesystem::path path;
-  temp_dir() {
-    char tmpl[] = "/tmp/taskd-store-XXXXXX";
-    path = mkdtemp(tmpl);
-  }
-  ~temp_dir() { std::filesystem::remove_all(path); }
-};
-
-std::unique_ptr<store> open_store(const temp_dir& dir) {
-  store_options o;
-  o.path = dir.path.string();
-  auto s = store::open(o);
-  REQUIRE_MESSAGE(s.ok(), (s.ok() ? "" : s.err().message));
-  return std::move(*s);
-}
-
-/// Submits and waits: the callback runs once the batch is durable.
-write_result commit(store& s, write_op op) {
-  std::promise<write_result> p;
-  auto f = p.get_future();
-  s.submit(std::move(op), [&p](write_result r) { p.set_value(std::move(r)); });
-  return f.get();
-}
 
 task new_task(const std::string& type, int priority = 0, millis run_at = 0) {
   task t;
