@@ -113,6 +113,10 @@ std::optional<millis> oldest_due_pending_since(const exchange& ex, const std::st
   return since;
 }
 
+std::uint64_t lag_of(const mirror_status& m, std::uint64_t head) {
+  return head > m.cursor() ? head - m.cursor() : 0;
+}
+
 // GET /metrics: Prometheus text format; gauges sampled now from exact sources.
 void prometheus_metrics(const exchange& ex) {
   if (!ex.ctx.stats) return ex.fail(make_error(errc::not_found, "metrics are not enabled"));
@@ -131,6 +135,8 @@ void prometheus_metrics(const exchange& ex) {
         }
         s.subscribers = ex.ctx.subscribers ? ex.ctx.subscribers->load() : 0;
         s.head_seq = ex.ctx.db->head_seq();
+        for (const auto& m : ex.ctx.mirrors)
+          s.mirrors.push_back({m->sink(), lag_of(*m, s.head_seq), m->errors()});
         s.storage_bytes = directory_bytes(ex.ctx.cfg->server.data_dir);
         ex.send(beast_http::status::ok, ex.ctx.stats->scrape(s),
                 "text/plain; version=0.0.4; charset=utf-8");
@@ -227,16 +233,30 @@ void put_log_level(const exchange& ex, const request& req) {
 // GET /api/v1/admin/info: the engine itself.
 void admin_info(const exchange& ex) {
   millis now = now_ms();
+  std::uint64_t head = ex.ctx.db->head_seq();
+  json::array mirrors;
+  for (const auto& m : ex.ctx.mirrors) {
+    auto last_error = m->last_error();
+    mirrors.push_back(json::object{
+        {"sink", m->sink()},
+        {"state", to_string(m->state())},
+        {"cursor", m->cursor()},
+        {"lag_events", lag_of(*m, head)},
+        {"errors", m->errors()},
+        {"last_error", last_error.empty() ? json::value(nullptr) : json::value(last_error)},
+    });
+  }
   ex.json(200, json::object{
                    {"version", TASKD_VERSION},
                    {"started_at", format_rfc3339(ex.ctx.started_at)},
                    {"uptime_s", (now - ex.ctx.started_at) / 1000},
                    {"data_dir", ex.ctx.cfg->server.data_dir},
                    {"disk_bytes", directory_bytes(ex.ctx.cfg->server.data_dir)},
-                   {"head_seq", ex.ctx.db->head_seq()},
+                   {"head_seq", head},
                    {"oldest_seq", ex.ctx.db->oldest_seq()},
                    {"subscribers", ex.ctx.subscribers ? ex.ctx.subscribers->load() : 0},
                    {"event_backlog", ex.ctx.event_backlog ? ex.ctx.event_backlog->load() : 0},
+                   {"mirrors", std::move(mirrors)},
                });
 }
 

@@ -10,6 +10,7 @@
 
 #include <caf/all.hpp>
 
+#include "actors/mirror_actor.hpp"
 #include "http/server.hpp"
 #include "src/config/config.hpp"
 #include "src/metrics/metrics.hpp"
@@ -36,6 +37,7 @@ struct api_context {
   };
   std::shared_ptr<oldest_pending_cache> oldest_pending = std::make_shared<oldest_pending_cache>();
   metrics* stats = nullptr; // Prometheus metrics; null in setups without them
+  std::vector<std::shared_ptr<const mirror_status>> mirrors = {}; // [bridge] sinks
 };
 
 /// Answers every request exactly once; never throws (errors become JSON responses).

@@ -12,6 +12,9 @@
 #include "actors/messages.hpp"
 #include "actors/pruner_actor.hpp"
 #include "actors/bridge_actor.hpp"
+#include "actors/mirror_actor.hpp"
+#include "mirror/postgres_sink.hpp"
+#include "mirror/redis_sink.hpp"
 #include "actors/scheduler_actor.hpp"
 #include "http/api.hpp"
 #include "src/config/config.hpp"
@@ -128,10 +131,25 @@ int main(int argc, char** argv) {
   auto subscribers = std::make_shared<std::atomic<std::size_t>>(0);
   auto bridge = spawn_bridge(*sys, bridge_deps{db->get(), cfg->events, subscribers});
 
+  std::vector<caf::actor> mirrors;
+  std::vector<std::shared_ptr<const mirror_status>> mirror_statuses;
+  auto add_mirror = [&](const char* name, std::shared_ptr<mirror_sink> sink, std::size_t batch) {
+    auto status = std::make_shared<mirror_status>(name);
+    mirror_statuses.push_back(status);
+    mirrors.push_back(spawn_mirror(*sys, mirror_deps{db->get(), std::move(sink), status, batch,
+                                                     cfg->bridge.retry_min_ms,
+                                                     cfg->bridge.retry_max_ms}));
+  };
+  if (const auto& pg = cfg->bridge.postgres)
+    add_mirror("postgres", std::make_shared<postgres_sink>(*pg), pg->batch);
+  if (const auto& rd = cfg->bridge.redis)
+    add_mirror("redis", std::make_shared<redis_sink>(*rd), rd->batch);
+
   http::api_context ctx{
       cfg,    db->get(),   sys.get(), scheduler, std::make_shared<std::atomic<bool>>(true),
       bridge, subscribers, started_at};
   ctx.stats = &stats;
+  ctx.mirrors = mirror_statuses;
   http::server_options ho{cfg->server.host, cfg->server.port, cfg->server.max_body_bytes, 2};
   http::server server(
       ho,
@@ -163,6 +181,7 @@ int main(int argc, char** argv) {
   server.stop();
   caf::anon_send_exit(pruner, caf::exit_reason::user_shutdown);
   caf::anon_send_exit(bridge, caf::exit_reason::user_shutdown);
+  for (auto& m : mirrors) caf::anon_send_exit(m, caf::exit_reason::user_shutdown);
   (*db)->close();
   (*db)->on_commit({});
   if (!drained) {

@@ -53,5 +53,6 @@ inline constexpr std::string_view next_seq_key = "next_seq";
 inline constexpr std::string_view count_prefix = "count/";
 std::string count_key(std::string_view type, task_status s);
 inline constexpr std::string_view paused_prefix = "paused/";
+inline constexpr std::string_view cursor_prefix = "cursor/";
 
 } // namespace taskd::keys

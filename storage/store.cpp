@@ -53,6 +53,7 @@ struct store::group_state {
   // creating one per task cost more than the seeks.
   std::unique_ptr<rocksdb::Iterator> index_iterator;
   std::map<std::string, bool> paused_changes;
+  std::map<std::string, std::uint64_t> cursor_changes;
   std::uint64_t next_id;
   std::uint64_t next_seq;
   millis now;
@@ -225,6 +226,12 @@ void store::commit_group(std::vector<queued>& group) {
     std::uint64_t head = g.next_seq - 1;
     std::uint64_t keep_from =
         head > options_.change_log_retention ? head - options_.change_log_retention + 1 : 0;
+    {
+      std::lock_guard lock(mu_);
+      for (auto& [holder, seq] : g.cursor_changes)
+        if (auto h = holds_.find(holder); h != holds_.end()) h->second = seq;
+      for (auto& [holder, seq] : holds_) keep_from = std::min(keep_from, seq + 1);
+    }
     std::uint64_t slack = std::max<std::uint64_t>(1000, options_.change_log_retention / 10);
     bool trim = keep_from > oldest_seq_ + slack;
     if (trim)
@@ -270,7 +277,8 @@ void store::commit_group(std::vector<queued>& group) {
       else if (auto p = paused_.find(type); p != paused_.end())
         paused_.erase(p);
     }
-    if (wrote_changes && on_changes_) on_changes_(head);
+    if (wrote_changes)
+      for (auto& fn : on_changes_) fn(head);
     observer = on_commit_;
   }
   if (observer) (*observer)(results, write_seconds);
@@ -428,6 +436,13 @@ result<std::vector<task_change>> store::apply_op(write_op& op, group_state& g) {
       out.push_back(std::move(ch));
     }
     return out;
+  }
+  if (auto* c = std::get_if<cursor_op>(&op)) {
+    std::string v;
+    keys::put_u64(v, c->seq);
+    g.batch.Put(meta_cf_, std::string(keys::cursor_prefix) + c->sink, v);
+    g.cursor_changes[c->sink] = c->seq;
+    return std::vector<task_change>{};
   }
   if (auto* p = std::get_if<pause_op>(&op)) {
     std::string key = std::string(keys::paused_prefix) + p->type;
@@ -733,7 +748,29 @@ void store::on_commit(commit_observer fn) {
 
 void store::on_changes(std::function<void(std::uint64_t)> fn) {
   std::lock_guard lock(mu_);
-  on_changes_ = std::move(fn);
+  if (fn)
+    on_changes_.push_back(std::move(fn));
+  else
+    on_changes_.clear();
+}
+
+result<std::optional<std::uint64_t>> store::stored_cursor(std::string_view sink) const {
+  std::string v;
+  auto st = db_->Get(rocksdb::ReadOptions(), meta_cf_,
+                     std::string(keys::cursor_prefix) + std::string(sink), &v);
+  if (st.IsNotFound()) return std::optional<std::uint64_t>{};
+  if (!st.ok()) return from_status(st, "read cursor");
+  return std::optional<std::uint64_t>{keys::get_u64(v)};
+}
+
+void store::hold_changes(const std::string& holder, std::uint64_t seq) {
+  std::lock_guard lock(mu_);
+  holds_[holder] = seq;
+}
+
+void store::release_changes(const std::string& holder) {
+  std::lock_guard lock(mu_);
+  holds_.erase(holder);
 }
 
 result<std::vector<change_entry>> store::task_changes(task_id id, std::size_t limit) const {

@@ -103,8 +103,15 @@ struct pause_op {
   bool paused = true;
 };
 
-using write_op =
-    std::variant<create_op, update_op, delete_op, prune_op, promote_op, pause_op, batch_op>;
+/// Stores a mirror's cursor (the last change-log seq it applied) and moves its hold on
+/// the change log there, if it holds one (see hold_changes): answered with no changes.
+struct cursor_op {
+  std::string sink;
+  std::uint64_t seq = 0;
+};
+
+using write_op = std::variant<create_op, update_op, delete_op, prune_op, promote_op, pause_op,
+                              batch_op, cursor_op>;
 using write_result = result<std::vector<task_change>>;
 using write_callback = std::function<void(write_result)>;
 
@@ -186,8 +193,17 @@ public:
   result<std::vector<change_entry>> task_changes(task_id id, std::size_t limit) const;
   std::set<std::string, std::less<>> paused_types() const;
 
+  /// A mirror's stored cursor; nullopt if it never stored one.
+  result<std::optional<std::uint64_t>> stored_cursor(std::string_view sink) const;
+  /// The change log keeps every entry after `seq` for `holder` (beyond the retention
+  /// window if need be) until a cursor_op for it moves the hold. Holds live in memory:
+  /// only enabled mirrors hold the log.
+  void hold_changes(const std::string& holder, std::uint64_t seq);
+  void release_changes(const std::string& holder);
+
   /// `fn(head_seq)` runs on the writer thread after every commit that logged changes,
-  /// once they are durable. Keep it short: post elsewhere. Set before writes begin.
+  /// once they are durable. Keep it short: post elsewhere. Add before writes begin; an
+  /// empty `fn` removes every listener.
   void on_changes(std::function<void(std::uint64_t)> fn);
 
   /// `fn(results, seconds)` runs on the writer thread after each durable commit, before
@@ -246,7 +262,8 @@ private:
   std::uint64_t oldest_seq_ = 0;
   counts_map counts_;
   std::set<std::string, std::less<>> paused_;
-  std::function<void(std::uint64_t)> on_changes_;
+  std::map<std::string, std::uint64_t, std::less<>> holds_;
+  std::vector<std::function<void(std::uint64_t)>> on_changes_;
   std::shared_ptr<const commit_observer> on_commit_;
   std::thread writer_;
 };

@@ -1,6 +1,9 @@
 #include "src/config/config.hpp"
 
 #include <algorithm>
+#include <cctype>
+#include <charconv>
+#include <cstdlib>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
@@ -272,6 +275,88 @@ void read_events(const toml::table& root, events_config& ev, problems& errs) {
   read_int(*table, "max_subscribers", path, 1, 100000, ev.max_subscribers, errs);
 }
 
+// The URL from `env` when set (secrets stay out of the file), else the file's.
+std::optional<std::string> mirror_url(const toml::table& table, const std::string& path,
+                                      const char* env, problems& errs) {
+  auto url = read_string(table, "url", path, errs);
+  if (const char* from_env = std::getenv(env); from_env != nullptr && *from_env != '\0')
+    url = from_env;
+  if (!url || url->empty()) {
+    errs.add(path + ".url", std::string("required (or set ") + env + ")");
+    return std::nullopt;
+  }
+  return url;
+}
+
+bool valid_sql_identifier(std::string_view name) {
+  if (name.empty() || name.size() > 63 || std::isdigit(static_cast<unsigned char>(name[0])))
+    return false;
+  return std::all_of(name.begin(), name.end(), [](char c) {
+    return std::isalnum(static_cast<unsigned char>(c)) || c == '_';
+  });
+}
+
+void read_postgres_mirror(const toml::table& bridge, bridge_config& out, problems& errs) {
+  const std::string path = "bridge.postgres";
+  const toml::table* table = read_table(bridge, "postgres", "bridge", errs);
+  if (table == nullptr) return;
+  check_keys(*table, path, {"url", "table", "batch"}, errs);
+  postgres_mirror_config pg;
+  if (auto url = mirror_url(*table, path, "TASKD_PG_URL", errs)) pg.url = *url;
+  if (auto name = read_string(*table, "table", path, errs)) {
+    auto dot = name->find('.');
+    bool ok = dot == std::string::npos
+                  ? valid_sql_identifier(*name)
+                  : valid_sql_identifier(std::string_view(*name).substr(0, dot)) &&
+                        valid_sql_identifier(std::string_view(*name).substr(dot + 1));
+    if (ok)
+      pg.table = *name;
+    else
+      errs.add(path + ".table", "must be a name like tasks or schema.tasks (letters, digits, _)");
+  }
+  read_int(*table, "batch", path, 1, 10000, pg.batch, errs);
+  out.postgres = std::move(pg);
+}
+
+void read_redis_mirror(const toml::table& bridge, bridge_config& out, problems& errs) {
+  const std::string path = "bridge.redis";
+  const toml::table* table = read_table(bridge, "redis", "bridge", errs);
+  if (table == nullptr) return;
+  check_keys(*table, path, {"url", "prefix", "stream_maxlen", "batch"}, errs);
+  redis_mirror_config rd;
+  if (auto url = mirror_url(*table, path, "TASKD_REDIS_URL", errs)) {
+    auto endpoint = parse_redis_url(*url);
+    if (endpoint) {
+      rd.url = *url;
+      rd.endpoint = *endpoint;
+    } else {
+      errs.add(path + ".url", endpoint.err().message);
+    }
+  }
+  if (auto prefix = read_string(*table, "prefix", path, errs)) {
+    if (prefix->empty())
+      errs.add(path + ".prefix", "must not be empty");
+    else
+      rd.prefix = *prefix;
+  }
+  read_int(*table, "stream_maxlen", path, 1, int64_max, rd.stream_maxlen, errs);
+  read_int(*table, "batch", path, 1, 10000, rd.batch, errs);
+  out.redis = std::move(rd);
+}
+
+void read_bridge(const toml::table& root, bridge_config& br, problems& errs) {
+  const std::string path = "bridge";
+  const toml::table* table = read_table(root, "bridge", "", errs);
+  if (table == nullptr) return;
+  check_keys(*table, path, {"postgres", "redis", "retry_min_ms", "retry_max_ms"}, errs);
+  read_int(*table, "retry_min_ms", path, 1, 3600000, br.retry_min_ms, errs);
+  read_int(*table, "retry_max_ms", path, 1, 3600000, br.retry_max_ms, errs);
+  if (br.retry_max_ms < br.retry_min_ms)
+    errs.add(path + ".retry_max_ms", "must not be below retry_min_ms");
+  read_postgres_mirror(*table, br, errs);
+  read_redis_mirror(*table, br, errs);
+}
+
 bool valid_type_name(std::string_view name) {
   if (name.empty() || name.size() > 64) return false;
   for (char c : name) {
@@ -486,13 +571,15 @@ result<config> parse_config(std::string_view toml_text, std::string_view source_
   }
   config cfg;
   problems errs;
-  check_keys(root, "", {"log_level", "server", "logging", "limits", "retention", "events", "types"},
+  check_keys(root, "",
+             {"log_level", "server", "logging", "limits", "retention", "events", "bridge", "types"},
              errs);
   read_log_level(root, cfg, errs);
   read_server(root, cfg.server, errs);
   read_limits(root, cfg.limits, errs);
   read_retention(root, cfg.retention, errs);
   read_events(root, cfg.events, errs);
+  read_bridge(root, cfg.bridge, errs);
   read_logging(root, cfg.logging, errs);
   read_types(root, cfg, errs);
   if (!errs.empty()) return config_error(errs.joined());
@@ -557,6 +644,47 @@ result<std::pair<std::string, std::uint16_t>> parse_listen(std::string_view list
     return config_error("port must be a number between 0 and 65535 in " + quoted);
   }
   return std::pair<std::string, std::uint16_t>{std::string(host), static_cast<std::uint16_t>(port)};
+}
+
+result<redis_endpoint> parse_redis_url(std::string_view url) {
+  auto bad = [&](const std::string& why) {
+    return make_error(errc::invalid_request,
+                      "\"" + std::string(url) + "\" is not a redis://[[user]:password@]host[:port][/db] URL: " + why);
+  };
+  constexpr std::string_view scheme = "redis://";
+  if (url.substr(0, scheme.size()) != scheme) return bad("it must start with redis://");
+  std::string_view rest = url.substr(scheme.size());
+  redis_endpoint ep;
+  if (auto at = rest.rfind('@'); at != std::string_view::npos) {
+    std::string_view userinfo = rest.substr(0, at);
+    rest = rest.substr(at + 1);
+    auto colon = userinfo.find(':');
+    if (colon == std::string_view::npos) {
+      ep.password = std::string(userinfo);
+    } else {
+      ep.user = std::string(userinfo.substr(0, colon));
+      ep.password = std::string(userinfo.substr(colon + 1));
+    }
+  }
+  std::string_view hostport = rest.substr(0, rest.find('/'));
+  if (auto slash = rest.find('/'); slash != std::string_view::npos) {
+    std::string_view db = rest.substr(slash + 1);
+    if (!db.empty()) {
+      int n = 0;
+      auto [p, ec] = std::from_chars(db.data(), db.data() + db.size(), n);
+      if (ec != std::errc() || p != db.data() + db.size() || n < 0 || n > 15)
+        return bad("the database must be a number from 0 to 15");
+      ep.db = n;
+    }
+  }
+  if (hostport.empty()) return bad("no host");
+  auto parsed = parse_listen(hostport.find(':') == std::string_view::npos
+                                 ? std::string(hostport) + ":6379"
+                                 : std::string(hostport));
+  if (!parsed || parsed->second == 0) return bad("bad host or port");
+  ep.host = parsed->first;
+  ep.port = parsed->second;
+  return ep;
 }
 
 const type_config* find_type(const config& cfg, std::string_view name) {

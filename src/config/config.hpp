@@ -73,12 +73,48 @@ struct logging_config {
   std::size_t max_files = 5;                 // rotated files kept per log
 };
 
+/// A Redis endpoint: redis://[[user]:password@]host[:port][/db].
+struct redis_endpoint {
+  std::string host = "127.0.0.1";
+  std::uint16_t port = 6379;
+  std::string user;
+  std::string password;
+  int db = 0;
+};
+result<redis_endpoint> parse_redis_url(std::string_view url);
+
+/// [bridge.postgres]: mirror every task into a PostgreSQL table.
+struct postgres_mirror_config {
+  std::string url; // libpq URL or conninfo; env TASKD_PG_URL overrides it
+  std::string table = "tasks";
+  std::size_t batch = 500; // change-log entries per transaction
+};
+
+/// [bridge.redis]: mirror every task into a Redis hash and every change into a stream.
+struct redis_mirror_config {
+  std::string url; // env TASKD_REDIS_URL overrides it
+  redis_endpoint endpoint;
+  std::string prefix = "taskd";
+  std::uint64_t stream_maxlen = 100000; // XADD MAXLEN ~
+  std::size_t batch = 500;
+};
+
+/// [bridge]: the mirrors, each optional. A failing mirror is retried with capped
+/// exponential backoff from retry_min_ms to retry_max_ms.
+struct bridge_config {
+  std::optional<postgres_mirror_config> postgres;
+  std::optional<redis_mirror_config> redis;
+  millis retry_min_ms = 100;
+  millis retry_max_ms = 10000;
+};
+
 struct config {
   server_config server;
   logging_config logging;
   limits_config limits;
   retention_config retention;
   events_config events;
+  bridge_config bridge;
   std::string log_level = "info"; // trace|debug|info|warn|error|critical|off
   std::map<std::string, type_config, std::less<>> types;
 };

@@ -58,6 +58,8 @@ struct metrics::families {
   prom::Family<prom::Gauge>& subscribers;
   prom::Family<prom::Gauge>& head_seq;
   prom::Family<prom::Gauge>& storage;
+  prom::Family<prom::Gauge>& bridge_lag;
+  prom::Family<prom::Counter>& bridge_errors;
   prom::Family<prom::Gauge>& build;
   prom::Family<prom::Counter>& cpu;
   prom::Family<prom::Gauge>& rss;
@@ -66,6 +68,7 @@ struct metrics::families {
   prom::Family<prom::Gauge>& max_fds;
   prom::Family<prom::Gauge>& start_time;
   double cpu_reported = 0;
+  std::map<std::string, double> bridge_errors_reported;
 };
 
 struct metrics::per_type {
@@ -131,6 +134,8 @@ metrics::metrics(const config& cfg, std::string version, millis started_at)
       gauge("taskd_event_subscribers", "Open event-stream connections."),
       gauge("taskd_change_log_head_sequence", "Sequence number of the newest change."),
       gauge("taskd_storage_size_bytes", "Size of the RocksDB data directory."),
+      gauge("taskd_bridge_lag_events", "Changes a mirror has not applied yet, by sink."),
+      counter("taskd_bridge_errors_total", "Failed mirror writes (each retried), by sink."),
       gauge("taskd_build_info", "taskd's version."),
       counter("process_cpu_seconds_total", "User and system CPU time spent, in seconds."),
       gauge("process_resident_memory_bytes", "Resident memory size in bytes."),
@@ -138,6 +143,8 @@ metrics::metrics(const config& cfg, std::string version, millis started_at)
       gauge("process_open_fds", "Open file descriptors."),
       gauge("process_max_fds", "Maximum number of open file descriptors."),
       gauge("process_start_time_seconds", "Start time of the process since the Unix epoch."),
+      0.0,
+      {},
   });
   commit_seconds_ = &f_->commit.Add({}, commit_buckets);
   f_->build.Add({{"version", std::move(version)}}).Set(1);
@@ -297,6 +304,13 @@ std::string metrics::scrape(const gauge_sample& s) {
     f_->subscribers.Add({}).Set(static_cast<double>(s.subscribers));
     f_->head_seq.Add({}).Set(static_cast<double>(s.head_seq));
     f_->storage.Add({}).Set(static_cast<double>(s.storage_bytes));
+    for (const auto& m : s.mirrors) {
+      f_->bridge_lag.Add({{"sink", m.sink}}).Set(static_cast<double>(m.lag_events));
+      double& reported = f_->bridge_errors_reported[m.sink];
+      auto errors = static_cast<double>(m.errors);
+      f_->bridge_errors.Add({{"sink", m.sink}}).Increment(std::max(0.0, errors - reported));
+      reported = std::max(reported, errors);
+    }
     sample_process();
   }
   for (const auto& type : types) of(type); // counters exist (at 0) for every type

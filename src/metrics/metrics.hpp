@@ -33,8 +33,16 @@ class Gauge;
 
 namespace taskd {
 
+/// A mirror's progress (see [bridge]): changes behind the head, failed attempts so far.
+struct mirror_sample {
+  std::string sink;
+  std::uint64_t lag_events = 0;
+  std::uint64_t errors = 0;
+};
+
 /// Point-in-time values for the gauges, gathered by the caller at scrape time.
 struct gauge_sample {
+  std::vector<mirror_sample> mirrors;
   std::map<std::string, std::array<std::uint64_t, task_status_count>, std::less<>> counts;
   std::map<std::string, std::uint64_t> running;
   std::map<std::string, double> oldest_pending_age_s;

@@ -231,6 +231,37 @@ TEST_CASE("store: the change log is trimmed to its retention") {
   CHECK(changes->back().seq == s->head_seq());
 }
 
+TEST_CASE("store: a mirror's hold keeps the change log until its cursor moves") {
+  temp_dir dir;
+  store_options o;
+  o.path = dir.path.string();
+  o.change_log_retention = 10;
+  {
+    auto opened = store::open(o);
+    REQUIRE(opened.ok());
+    auto s = std::move(*opened);
+    auto none = s->stored_cursor("postgres");
+    REQUIRE(none.ok());
+    CHECK(!none->has_value());
+    s->hold_changes("postgres", 0);
+    for (int i = 0; i < 1200; ++i) REQUIRE(commit(*s, create_op{{new_task("a")}}).ok());
+    CHECK(s->oldest_seq() == 1); // held: nothing trimmed past the retention window
+    REQUIRE(commit(*s, cursor_op{"postgres", 1100}).ok());
+    for (int i = 0; i < 1200; ++i) REQUIRE(commit(*s, create_op{{new_task("a")}}).ok());
+    CHECK(s->oldest_seq() > 1);
+    CHECK(s->oldest_seq() <= 1101); // everything the mirror has not applied is still there
+    auto changes = s->changes_since(1100, 1);
+    REQUIRE(changes.ok());
+    REQUIRE(changes->size() == 1);
+    CHECK(changes->front().seq == 1101);
+  }
+  auto reopened = store::open(o);
+  REQUIRE(reopened.ok());
+  auto stored = (*reopened)->stored_cursor("postgres");
+  REQUIRE(stored.ok());
+  CHECK(stored->value_or(0) == 1100);
+}
+
 TEST_CASE("store: submits after close fail cleanly") {
   temp_dir dir;
   auto s = open_store(dir);
