@@ -85,26 +85,22 @@ void failed(self_ptr self, const error& e) {
                      retry_atom::value);
 }
 
-/// One resync page: tasks by id, overwritten and stamped with resync_at.
+/// One resync page: tasks in id order, each with the seq of its last change.
 status resync_step(self_ptr self, bool& more) {
   auto& st = self->state;
-  list_filter f;
-  f.after = st.resync_after;
-  f.limit = st.deps.batch;
-  auto page = st.deps.db->list(f);
+  auto page = st.deps.db->tasks_with_last_seq(st.resync_after, st.deps.batch);
   if (!page) return page.err();
-  if (!page->tasks.empty()) {
-    if (auto s = st.deps.sink->resync_put(page->tasks, st.resync_at); !s) return s;
-    st.resync_after = page->tasks.back().id;
+  bool last = page->size() < st.deps.batch;
+  if (auto s = st.deps.sink->resync_put(*page, st.resync_after, last, st.resync_at); !s) return s;
+  more = true;
+  if (!last) {
+    st.resync_after = page->back().t.id;
+    return ok_status();
   }
-  more = page->next_after.has_value();
-  if (more) return ok_status();
-  if (auto s = st.deps.sink->resync_finish(st.resync_at); !s) return s;
   st.resync = false;
   st.cursor = st.resync_at;
   st.deps.status->set_cursor(st.cursor);
-  spdlog::info("{} mirror: resync done at seq {}", name_of(self), st.cursor);
-  more = true; // changes since resync_at follow
+  spdlog::info("{} mirror: resync done; replaying changes after seq {}", name_of(self), st.cursor);
   return ok_status();
 }
 

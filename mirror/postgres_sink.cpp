@@ -256,24 +256,28 @@ status postgres_sink::apply(const std::vector<const change_entry*>& newest,
   return guarded(*this, [&] { return upsert(newest, false); });
 }
 
-status postgres_sink::resync_put(const std::vector<task>& tasks, std::uint64_t at) {
+status postgres_sink::resync_put(const std::vector<change_entry>& tasks, task_id after,
+                                 bool last, std::uint64_t) {
   if (auto st = prepare(); !st) return st;
-  std::vector<change_entry> entries(tasks.size());
-  std::vector<const change_entry*> newest;
-  for (std::size_t i = 0; i < tasks.size(); ++i) {
-    entries[i].seq = at;
-    entries[i].t = tasks[i];
-    newest.push_back(&entries[i]);
+  std::vector<const change_entry*> rows;
+  std::string ids;
+  for (const auto& e : tasks) {
+    rows.push_back(&e);
+    ids += (ids.empty() ? "" : ",") + std::to_string(e.t.id);
   }
-  return guarded(*this, [&] { return upsert(newest, true); });
-}
-
-status postgres_sink::resync_finish(std::uint64_t at) {
-  if (auto st = prepare(); !st) return st;
   return guarded(*this, [&] {
+    if (auto st = upsert(rows, true); !st) return st;
     pqxx::work tx(conn_->conn);
-    auto r = tx.exec_params("DELETE FROM " + table_ + " WHERE seq IS DISTINCT FROM $1",
-                            static_cast<long long>(at));
+    auto first = static_cast<long long>(after);
+    pqxx::result r;
+    if (last) {
+      r = tx.exec_params("DELETE FROM " + table_ + " WHERE id > $1 AND NOT (id = ANY($2::bigint[]))",
+                         first, "{" + ids + "}");
+    } else {
+      r = tx.exec_params("DELETE FROM " + table_ +
+                             " WHERE id > $1 AND id <= $2 AND NOT (id = ANY($3::bigint[]))",
+                         first, static_cast<long long>(tasks.back().t.id), "{" + ids + "}");
+    }
     tx.commit();
     if (r.affected_rows() > 0)
       spdlog::info("postgres mirror: resync removed {} rows of tasks taskd does not have",

@@ -18,8 +18,8 @@ public:
   status prepare() override;
   status apply(const std::vector<const change_entry*>& newest,
                const std::vector<change_entry>& page) override;
-  status resync_put(const std::vector<task>& tasks, std::uint64_t at) override;
-  status resync_finish(std::uint64_t at) override;
+  status resync_put(const std::vector<change_entry>& tasks, task_id after, bool last,
+                    std::uint64_t at) override;
   void disconnect() override;
 
 private:

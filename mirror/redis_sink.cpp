@@ -1,5 +1,6 @@
 #include "mirror/redis_sink.hpp"
 
+#include <algorithm>
 #include <charconv>
 #include <cstring>
 
@@ -28,8 +29,11 @@ return 1
 constexpr timeval connect_timeout{5, 0};
 constexpr timeval command_timeout{10, 0};
 
-std::string field_text(const json::value& v) {
-  if (const auto* s = v.if_string()) return std::string(*s);
+// payload and result stay JSON text (a string payload keeps its quotes); other string
+// fields are plain text.
+std::string field_text(std::string_view key, const json::value& v) {
+  if (const auto* s = v.if_string(); s && key != "payload" && key != "result")
+    return std::string(*s);
   return json::serialize(v);
 }
 
@@ -144,7 +148,7 @@ void redis_sink::put_task(std::vector<std::vector<std::string>>& out, const chan
     for (auto& [key, value] : mirror_row(ch.t, ch.seq)) {
       if (value.is_null()) continue;
       cmd.emplace_back(key);
-      cmd.push_back(field_text(value));
+      cmd.push_back(field_text(key, value));
     }
   }
   out.push_back(std::move(cmd));
@@ -179,51 +183,58 @@ status redis_sink::apply(const std::vector<const change_entry*>& newest,
   return ok_status();
 }
 
-status redis_sink::resync_put(const std::vector<task>& tasks, std::uint64_t at) {
+status redis_sink::resync_put(const std::vector<change_entry>& tasks, task_id after, bool last,
+                              std::uint64_t at) {
   if (auto st = prepare(); !st) return st;
+  if (after == 0) resync_ids_.clear();
   std::vector<std::vector<std::string>> cmds;
-  for (const auto& t : tasks) put_task(cmds, change_entry{at, false, t}, true);
+  for (const auto& e : tasks) {
+    put_task(cmds, e, true);
+    if (resync_ids_.empty() || resync_ids_.back() < e.t.id) resync_ids_.push_back(e.t.id);
+  }
   auto r = run(cmds);
   if (!r) return fail(r.err());
+  if (!last) return ok_status();
+  if (auto st = remove_strays(); !st) return st;
+  // A stream ahead of `at` was written from another data directory: start it over. A
+  // marker "<at>-1" tells stream readers that changes up to `at` were not streamed.
+  auto last_seq = last_stream_seq();
+  if (!last_seq) return fail(last_seq.err());
+  cmds.clear();
+  const std::string stream = redis_stream_key(cfg_.prefix);
+  if (*last_seq > at) cmds.push_back({"DEL", stream});
+  if (*last_seq != at && at > 0)
+    cmds.push_back({"XADD", stream, "MAXLEN", "~", std::to_string(cfg_.stream_maxlen),
+                    std::to_string(at) + "-1", "seq", std::to_string(at), "event", "resync"});
+  if (auto done = run(cmds); !done) return fail(done.err());
   return ok_status();
 }
 
-status redis_sink::resync_finish(std::uint64_t at) {
-  if (auto st = prepare(); !st) return st;
-  // Hashes not stamped `at` are of tasks taskd no longer has.
+// Hashes of tasks the resync did not copy are of tasks taskd no longer has.
+status redis_sink::remove_strays() {
   std::string cursor = "0";
   const std::string pattern = cfg_.prefix + ":task:*";
-  const std::string stamp = std::to_string(at);
+  const std::string key_prefix = cfg_.prefix + ":task:";
   std::size_t removed = 0;
   do {
     auto page = run({{"SCAN", cursor, "MATCH", pattern, "COUNT", "1000"}});
     if (!page) return fail(page.err());
     cursor = page->front().elements.at(0).str;
-    const auto& keys = page->front().elements.at(1).elements;
-    std::vector<std::vector<std::string>> gets;
-    for (const auto& k : keys) gets.push_back({"HGET", k.str, "seq"});
-    auto seqs = run(gets);
-    if (!seqs) return fail(seqs.err());
     std::vector<std::vector<std::string>> dels;
-    for (std::size_t i = 0; i < keys.size(); ++i)
-      if ((*seqs)[i].str != stamp) dels.push_back({"DEL", keys[i].str});
+    for (const auto& k : page->front().elements.at(1).elements) {
+      std::string_view digits = std::string_view(k.str).substr(key_prefix.size());
+      task_id id = 0;
+      auto [end, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), id);
+      bool ours = ec == std::errc() && end == digits.data() + digits.size();
+      if (ours && std::binary_search(resync_ids_.begin(), resync_ids_.end(), id)) continue;
+      dels.push_back({"DEL", k.str});
+    }
     removed += dels.size();
     if (auto d = run(dels); !d) return fail(d.err());
   } while (cursor != "0");
+  resync_ids_.clear();
   if (removed > 0)
     spdlog::info("redis mirror: resync removed {} hashes of tasks taskd does not have", removed);
-  // A stream ahead of `at` was written from another data directory: start it over.
-  auto last = last_stream_seq();
-  if (!last) return fail(last.err());
-  // A marker "<at>-1" tells stream readers that changes up to `at` were not streamed.
-  std::vector<std::vector<std::string>> cmds;
-  const std::string stream = redis_stream_key(cfg_.prefix);
-  if (*last > at) cmds.push_back({"DEL", stream});
-  if (*last != at)
-    cmds.push_back({"XADD", stream, "MAXLEN", "~", std::to_string(cfg_.stream_maxlen),
-                    stamp + "-1", "seq", stamp, "event", "resync"});
-  auto r = run(cmds);
-  if (!r) return fail(r.err());
   return ok_status();
 }
 

@@ -22,8 +22,8 @@ public:
   status prepare() override;
   status apply(const std::vector<const change_entry*>& newest,
                const std::vector<change_entry>& page) override;
-  status resync_put(const std::vector<task>& tasks, std::uint64_t at) override;
-  status resync_finish(std::uint64_t at) override;
+  status resync_put(const std::vector<change_entry>& tasks, task_id after, bool last,
+                    std::uint64_t at) override;
   void disconnect() override;
 
 private:
@@ -32,11 +32,13 @@ private:
   result<std::vector<reply>> run(const std::vector<std::vector<std::string>>& commands);
   status fail(error e);
   result<std::uint64_t> last_stream_seq();
+  status remove_strays();
   void put_task(std::vector<std::vector<std::string>>& out, const change_entry& ch, bool force);
 
   redis_mirror_config cfg_;
   redisContext* ctx_ = nullptr;
   std::string script_sha_;
+  std::vector<task_id> resync_ids_; // every id copied by the resync in progress
 };
 
 /// The hash key of a task and the stream key.

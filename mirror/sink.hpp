@@ -29,10 +29,13 @@ public:
   virtual status apply(const std::vector<const change_entry*>& newest,
                        const std::vector<change_entry>& page) = 0;
   /// Full resynchronization, used when the change log no longer holds the mirror's
-  /// cursor: `resync_put` overwrites rows with the current tasks stamped with seq `at`,
-  /// then `resync_finish(at)` removes every row not stamped `at`.
-  virtual status resync_put(const std::vector<task>& tasks, std::uint64_t at) = 0;
-  virtual status resync_finish(std::uint64_t at) = 0;
+  /// cursor (a mirror enabled on existing data). Called with every task in id order, a
+  /// page at a time, each with the seq of its last change (the mirror then replays the
+  /// change log from `at`, the head when the resync began). Each call overwrites the rows
+  /// of `tasks` and removes rows of tasks in (`after`, last id of `tasks`] that taskd does
+  /// not have; the `last` call also removes every row above.
+  virtual status resync_put(const std::vector<change_entry>& tasks, task_id after, bool last,
+                            std::uint64_t at) = 0;
   virtual void disconnect() = 0;
 };
 

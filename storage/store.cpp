@@ -754,6 +754,34 @@ void store::on_changes(std::function<void(std::uint64_t)> fn) {
     on_changes_.clear();
 }
 
+result<std::vector<change_entry>> store::tasks_with_last_seq(task_id after,
+                                                            std::size_t limit) const {
+  rocksdb::ReadOptions ro;
+  const rocksdb::Snapshot* snap = db_->GetSnapshot();
+  ro.snapshot = snap;
+  std::vector<change_entry> out;
+  std::unique_ptr<rocksdb::Iterator> tasks(db_->NewIterator(ro, tasks_cf_));
+  std::unique_ptr<rocksdb::Iterator> timeline(db_->NewIterator(ro, index_cf_));
+  for (tasks->Seek(keys::task_key(after + 1)); tasks->Valid() && out.size() < limit;
+       tasks->Next()) {
+    auto t = decode_task(view(tasks->value()));
+    if (!t) continue;
+    change_entry e;
+    std::string prefix = keys::task_change_prefix(t->id);
+    timeline->SeekForPrev(keys::task_change_key(t->id, UINT64_MAX));
+    if (timeline->Valid() && starts_with(timeline->key(), prefix))
+      e.seq = keys::get_u64(view(timeline->key()), prefix.size());
+    e.t = std::move(*t);
+    out.push_back(std::move(e));
+  }
+  auto st = tasks->status().ok() ? timeline->status() : tasks->status();
+  tasks.reset();
+  timeline.reset();
+  db_->ReleaseSnapshot(snap);
+  if (!st.ok()) return from_status(st, "read tasks");
+  return out;
+}
+
 result<std::optional<std::uint64_t>> store::stored_cursor(std::string_view sink) const {
   std::string v;
   auto st = db_->Get(rocksdb::ReadOptions(), meta_cf_,

@@ -193,6 +193,11 @@ public:
   result<std::vector<change_entry>> task_changes(task_id id, std::size_t limit) const;
   std::set<std::string, std::less<>> paused_types() const;
 
+  /// Up to `limit` tasks with ids above `after`, in id order, each with the seq of its
+  /// last logged change (0 if unknown), read from one snapshot: what a mirror copies when
+  /// it must start over.
+  result<std::vector<change_entry>> tasks_with_last_seq(task_id after, std::size_t limit) const;
+
   /// A mirror's stored cursor; nullopt if it never stored one.
   result<std::optional<std::uint64_t>> stored_cursor(std::string_view sink) const;
   /// The change log keeps every entry after `seq` for `holder` (beyond the retention
