@@ -17,11 +17,11 @@ struct mirror_actor_state {
   mirror_deps deps;
   std::uint64_t cursor = 0;
   bool resync = false;
-  std::uint64_t resync_at = 0;    // the head the resync is stamped with
-  task_id resync_after = 0;       // the last task id already copied
-  int failures = 0;               // consecutive
-  bool waiting_retry = false;     // pumps wait for the retry timer
-  std::uint64_t stored = 0;       // the cursor last stored durably
+  std::uint64_t resync_at = 0; // the head the resync is stamped with
+  task_id resync_after = 0;    // the last task id already copied
+  int failures = 0;            // consecutive
+  bool waiting_retry = false;  // pumps wait for the retry timer
+  std::uint64_t stored = 0;    // the cursor last stored durably
   bool store_in_flight = false;
 };
 
@@ -146,9 +146,10 @@ caf::behavior mirror(self_ptr self, mirror_deps deps) {
   st.deps = std::move(deps);
   auto stored = st.deps.db->stored_cursor(name_of(self));
   std::optional<std::uint64_t> cursor = stored ? *stored : std::nullopt;
-  if (!stored) spdlog::error("{} mirror: reading its cursor failed: {}", name_of(self), stored.err().message);
-  bool usable = cursor && *cursor <= st.deps.db->head_seq() &&
-                *cursor + 1 >= st.deps.db->oldest_seq();
+  if (!stored)
+    spdlog::error("{} mirror: reading its cursor failed: {}", name_of(self), stored.err().message);
+  bool usable =
+      cursor && *cursor <= st.deps.db->head_seq() && *cursor + 1 >= st.deps.db->oldest_seq();
   if (usable) {
     st.cursor = st.stored = *cursor;
     st.deps.db->hold_changes(name_of(self), st.cursor);
@@ -167,9 +168,11 @@ caf::behavior mirror(self_ptr self, mirror_deps deps) {
       [=](stored_atom, std::uint64_t seq, bool ok) {
         auto& s = self->state;
         s.store_in_flight = false;
-        if (ok) s.stored = seq;
-        else spdlog::warn("{} mirror: storing its cursor failed (changes since are resent)",
-                          name_of(self));
+        if (ok)
+          s.stored = seq;
+        else
+          spdlog::warn("{} mirror: storing its cursor failed (changes since are resent)",
+                       name_of(self));
         store_cursor(self);
       },
   };

@@ -43,8 +43,7 @@ std::vector<std::string> accepted_types(const std::string& sql_type) {
   if (sql_type == "bigint") return {"bigint"};
   if (sql_type == "integer") return {"integer", "bigint"};
   if (sql_type == "jsonb") return {"jsonb", "json"};
-  if (sql_type == "text" || sql_type.rfind("varchar", 0) == 0)
-    return {"text", "character varying"};
+  if (sql_type == "text" || sql_type.rfind("varchar", 0) == 0) return {"text", "character varying"};
   if (sql_type == "timestamptz") return {"timestamp with time zone"};
   return {sql_type};
 }
@@ -107,8 +106,7 @@ std::string incompatibility(const std::vector<existing_column>& columns,
     auto it = std::find_if(columns.begin(), columns.end(),
                            [&](const existing_column& c) { return c.name == want.name; });
     if (it == columns.end()) {
-      if (seed_columns.count(want.name))
-        return std::string("column ") + want.name + " is missing";
+      if (seed_columns.count(want.name)) return std::string("column ") + want.name + " is missing";
       continue;
     }
     auto ok = accepted_types(want.sql_type);
@@ -119,8 +117,7 @@ std::string incompatibility(const std::vector<existing_column>& columns,
   for (const auto& c : columns)
     if (!ours.count(c.name) && c.not_null_without_default)
       return "column " + c.name + " is NOT NULL without a default (taskd cannot fill it)";
-  if (primary_key != std::vector<std::string>{"id"})
-    return "id must be the primary key";
+  if (primary_key != std::vector<std::string>{"id"}) return "id must be the primary key";
   return "";
 }
 
@@ -161,12 +158,12 @@ status postgres_sink::prepare() {
 
 status postgres_sink::ensure_table() {
   pqxx::work tx(conn_->conn);
-  std::string schema = schema_.empty() ? tx.exec("SELECT current_schema()")[0][0].as<std::string>()
-                                       : schema_;
-  auto rows = tx.exec_params(
-      "SELECT column_name, data_type, is_nullable = 'NO' AND column_default IS NULL "
-      "FROM information_schema.columns WHERE table_schema = $1 AND table_name = $2",
-      schema, name_);
+  std::string schema =
+      schema_.empty() ? tx.exec("SELECT current_schema()")[0][0].as<std::string>() : schema_;
+  auto rows =
+      tx.exec_params("SELECT column_name, data_type, is_nullable = 'NO' AND column_default IS NULL "
+                     "FROM information_schema.columns WHERE table_schema = $1 AND table_name = $2",
+                     schema, name_);
   if (rows.empty()) {
     std::string ddl = "CREATE TABLE IF NOT EXISTS " + table_ + " (";
     for (const auto& c : mirror_columns) {
@@ -256,8 +253,8 @@ status postgres_sink::apply(const std::vector<const change_entry*>& newest,
   return guarded(*this, [&] { return upsert(newest, false); });
 }
 
-status postgres_sink::resync_put(const std::vector<change_entry>& tasks, task_id after,
-                                 bool last, std::uint64_t) {
+status postgres_sink::resync_put(const std::vector<change_entry>& tasks, task_id after, bool last,
+                                 std::uint64_t) {
   if (auto st = prepare(); !st) return st;
   std::vector<const change_entry*> rows;
   std::string ids;
@@ -271,7 +268,8 @@ status postgres_sink::resync_put(const std::vector<change_entry>& tasks, task_id
     auto first = static_cast<long long>(after);
     pqxx::result r;
     if (last) {
-      r = tx.exec_params("DELETE FROM " + table_ + " WHERE id > $1 AND NOT (id = ANY($2::bigint[]))",
+      r = tx.exec_params("DELETE FROM " + table_ +
+                             " WHERE id > $1 AND NOT (id = ANY($2::bigint[]))",
                          first, "{" + ids + "}");
     } else {
       r = tx.exec_params("DELETE FROM " + table_ +

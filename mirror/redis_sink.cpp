@@ -99,8 +99,8 @@ redis_sink::run(const std::vector<std::vector<std::string>>& commands) {
   for (std::size_t i = 0; i < commands.size(); ++i) {
     void* raw = nullptr;
     if (redisGetReply(ctx_, &raw) != REDIS_OK || raw == nullptr)
-      return make_error(errc::unavailable, std::string("redis: ") +
-                                               (ctx_->errstr[0] ? ctx_->errstr : "no reply"));
+      return make_error(errc::unavailable,
+                        std::string("redis: ") + (ctx_->errstr[0] ? ctx_->errstr : "no reply"));
     auto* r = static_cast<redisReply*>(raw);
     out.push_back(reply::from(r));
     freeReplyObject(r);

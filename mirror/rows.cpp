@@ -23,9 +23,9 @@ json::object mirror_row(const task& t, std::uint64_t seq) {
   json::object api = to_json(t);
   json::object row;
   row.reserve(16);
-  for (const char* key : {"id", "type", "payload", "status", "result", "error", "created_at",
-                          "updated_at", "mode", "priority", "attempts", "max_attempts", "run_at",
-                          "started_at", "finished_at"})
+  for (const char* key :
+       {"id", "type", "payload", "status", "result", "error", "created_at", "updated_at", "mode",
+        "priority", "attempts", "max_attempts", "run_at", "started_at", "finished_at"})
     row[key] = std::move(api[key]);
   row["seq"] = seq;
   return row;

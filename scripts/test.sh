@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs, builds and runs every test; exits non-zero on any failure.
 #  1. clang-format check of our C++ sources
-#  2. release build (-Wall -Wextra -Werror): unit and integration tests (real taskd processes)
+#  2. release build (-Wall -Wextra -Werror): unit and integration tests (real taskd processes;
+#     the mirror tests against the PostgreSQL 15 and Redis started here on private ports)
 #  3. ASan+UBSan build of the unit tests
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -17,6 +18,22 @@ scripts/format.sh --check
 
 step "build"
 scripts/build.sh build
+
+step "PostgreSQL and Redis for the mirror tests"
+services_dir=$(mktemp -d /tmp/taskd-test-services.XXXXXX)
+stop_services() {
+  scripts/services.sh remove postgres "$services_dir/postgres" || true
+  scripts/services.sh remove redis "$services_dir/redis" || true
+  rm -rf "$services_dir"
+}
+trap stop_services EXIT
+export TASKD_TEST_SERVICES_DIR=$services_dir
+TASKD_TEST_PG_PORT=$(scripts/services.sh free-port)
+TASKD_TEST_REDIS_PORT=$(scripts/services.sh free-port)
+export TASKD_TEST_PG_PORT TASKD_TEST_REDIS_PORT
+scripts/services.sh start postgres "$services_dir/postgres" "$TASKD_TEST_PG_PORT"
+scripts/services.sh start redis "$services_dir/redis" "$TASKD_TEST_REDIS_PORT"
+echo "postgres on 127.0.0.1:$TASKD_TEST_PG_PORT, redis on 127.0.0.1:$TASKD_TEST_REDIS_PORT"
 
 step "unit, integration, UI and browser tests"
 (cd build && ctest --output-on-failure --timeout 300 -j2)

@@ -136,9 +136,9 @@ int main(int argc, char** argv) {
   auto add_mirror = [&](const char* name, std::shared_ptr<mirror_sink> sink, std::size_t batch) {
     auto status = std::make_shared<mirror_status>(name);
     mirror_statuses.push_back(status);
-    mirrors.push_back(spawn_mirror(*sys, mirror_deps{db->get(), std::move(sink), status, batch,
-                                                     cfg->bridge.retry_min_ms,
-                                                     cfg->bridge.retry_max_ms}));
+    mirrors.push_back(
+        spawn_mirror(*sys, mirror_deps{db->get(), std::move(sink), status, batch,
+                                       cfg->bridge.retry_min_ms, cfg->bridge.retry_max_ms}));
   };
   if (const auto& pg = cfg->bridge.postgres)
     add_mirror("postgres", std::make_shared<postgres_sink>(*pg), pg->batch);

@@ -755,7 +755,7 @@ void store::on_changes(std::function<void(std::uint64_t)> fn) {
 }
 
 result<std::vector<change_entry>> store::tasks_with_last_seq(task_id after,
-                                                            std::size_t limit) const {
+                                                             std::size_t limit) const {
   rocksdb::ReadOptions ro;
   const rocksdb::Snapshot* snap = db_->GetSnapshot();
   ro.snapshot = snap;

@@ -649,7 +649,8 @@ result<std::pair<std::string, std::uint16_t>> parse_listen(std::string_view list
 result<redis_endpoint> parse_redis_url(std::string_view url) {
   auto bad = [&](const std::string& why) {
     return make_error(errc::invalid_request,
-                      "\"" + std::string(url) + "\" is not a redis://[[user]:password@]host[:port][/db] URL: " + why);
+                      "\"" + std::string(url) +
+                          "\" is not a redis://[[user]:password@]host[:port][/db] URL: " + why);
   };
   constexpr std::string_view scheme = "redis://";
   if (url.substr(0, scheme.size()) != scheme) return bad("it must start with redis://");
@@ -678,9 +679,9 @@ result<redis_endpoint> parse_redis_url(std::string_view url) {
     }
   }
   if (hostport.empty()) return bad("no host");
-  auto parsed = parse_listen(hostport.find(':') == std::string_view::npos
-                                 ? std::string(hostport) + ":6379"
-                                 : std::string(hostport));
+  auto parsed =
+      parse_listen(hostport.find(':') == std::string_view::npos ? std::string(hostport) + ":6379"
+                                                                : std::string(hostport));
   if (!parsed || parsed->second == 0) return bad("bad host or port");
   ep.host = parsed->first;
   ep.port = parsed->second;

@@ -67,10 +67,10 @@ std::map<std::string, std::string> pairs(const redisReply* r) {
 }
 
 // Compared with the API's task object: the row must hold exactly these values.
-const char* const compared_fields[] = {
-    "id",         "type",       "payload",  "status",   "result",       "error",
-    "created_at", "updated_at", "mode",     "priority", "attempts",     "max_attempts",
-    "run_at",     "started_at", "finished_at"};
+const char* const compared_fields[] = {"id",     "type",       "payload",    "status",
+                                       "result", "error",      "created_at", "updated_at",
+                                       "mode",   "priority",   "attempts",   "max_attempts",
+                                       "run_at", "started_at", "finished_at"};
 
 bool is_time_field(const std::string& f) {
   return f == "created_at" || f == "updated_at" || f == "run_at" || f == "started_at" ||
@@ -225,8 +225,8 @@ void compare_redis(const std::map<std::uint64_t, json::object>& tasks, const rep
       bad.add("redis " + k + " seq " + h["seq"] + " is not its last change");
   }
   if (matched != tasks.size())
-    bad.add("redis has " + std::to_string(matched) + " of taskd's " +
-            std::to_string(tasks.size()) + " tasks");
+    bad.add("redis has " + std::to_string(matched) + " of taskd's " + std::to_string(tasks.size()) +
+            " tasks");
 
   auto stream = r.command({"XRANGE", prefix + ":events", "-", "+"});
   std::size_t i = 0;
@@ -252,8 +252,8 @@ void compare_redis(const std::map<std::uint64_t, json::object>& tasks, const rep
               ") != change " + want_id + " (id " + std::to_string(e.id) + ", " + e.status + ")");
   }
   if (i != log.events.size())
-    bad.add("redis stream holds " + std::to_string(i) + " of " +
-            std::to_string(log.events.size()) + " changes");
+    bad.add("redis stream holds " + std::to_string(i) + " of " + std::to_string(log.events.size()) +
+            " changes");
 }
 
 } // namespace

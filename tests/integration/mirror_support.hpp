@@ -54,8 +54,9 @@ void wait_mirrors_caught_up(http_client& c, ms timeout);
 /// The exact comparison: every task taskd has (GET /api/v1/tasks) equals its PostgreSQL
 /// row and its Redis hash field by field, with no extra rows or hashes; each row's seq is
 /// the task's last change (from the event stream's replay since 0); the Redis stream holds
-/// every change once, in order (after its resync marker, if the mirror started over). Fails the test naming the first differences.
-/// Needs a quiet taskd whose change log still holds everything (no trimming).
+/// every change once, in order (after its resync marker, if the mirror started over). Fails the
+/// test naming the first differences. Needs a quiet taskd whose change log still holds everything
+/// (no trimming).
 void check_mirrors_exact(const taskd_process& t, const mirror_servers& s, const std::string& table,
                          const std::string& redis_prefix);
 

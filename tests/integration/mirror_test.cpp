@@ -166,8 +166,8 @@ TEST_CASE("mirror: a sink that is down catches up, and creates never wait for it
     CHECK(mirror_info(c, sink).at("state") == "ok");
   }
   // Once per state change, not per retry.
-  wait_until([&] { return count_of(read_file(t.log_path()), "redis mirror: writing again") == 1; }, 10s,
-             "recovery logged");
+  wait_until([&] { return count_of(read_file(t.log_path()), "redis mirror: writing again") == 1; },
+             10s, "recovery logged");
   CHECK(count_of(read_file(t.log_path()), "postgres mirror: writing again") == 1);
   CHECK(count_of(read_file(t.log_path()), "retrying with backoff") == 2);
 }
@@ -180,7 +180,8 @@ TEST_CASE("mirror: kill -9 in the middle of replication, restart: exact again") 
   taskd_process t(config_with(mixed_types) + bridge_toml(servers, table, prefix, 20));
   auto c = t.client();
   json::array tasks;
-  for (int i = 0; i < 1000; ++i) tasks.push_back({{"type", "flaky"}, {"payload", {{"until_attempt", 2}}}});
+  for (int i = 0; i < 1000; ++i)
+    tasks.push_back({{"type", "flaky"}, {"payload", {{"until_attempt", 2}}}});
   for (int round = 0; round < 5; ++round)
     REQUIRE(c.post("/api/v1/tasks/batch", json::object{{"tasks", tasks}}).status == 201);
   wait_until([&] { return count_of(c, "flaky", "completed") >= 1500; }, 60s, "some work done");
@@ -207,15 +208,17 @@ TEST_CASE("mirror: enabled on existing data, it copies every task and removes st
               " (id BIGINT PRIMARY KEY, type VARCHAR(255) NOT NULL, payload JSONB NOT NULL,"
               " status VARCHAR(50) NOT NULL, result JSONB, error TEXT, created_at TIMESTAMPTZ,"
               " updated_at TIMESTAMPTZ);"
-              "INSERT INTO " + table + " VALUES (999999, 'x', '{}', 'pending', NULL, NULL, now(), now())");
+              "INSERT INTO " +
+              table + " VALUES (999999, 'x', '{}', 'pending', NULL, NULL, now(), now())");
   auto r = run_command({"redis-cli", "-p", std::to_string(servers.redis_port()), "-a", "taskd-test",
                         "--no-auth-warning", "HSET", prefix + ":task:999999", "seq", "1"});
   REQUIRE(r.exit_code == 0);
-  write_file(t.dir() + "/taskd.toml", config_with(mixed_types) + bridge_toml(servers, table, prefix));
+  write_file(t.dir() + "/taskd.toml",
+             config_with(mixed_types) + bridge_toml(servers, table, prefix));
   t.start();
   check_mirrors_exact(t, servers, table, prefix);
-  wait_until([&] { return read_file(t.log_path()).find("added column seq") != std::string::npos; }, 10s,
-             "the added column logged");
+  wait_until([&] { return read_file(t.log_path()).find("added column seq") != std::string::npos; },
+             10s, "the added column logged");
   // Live changes follow the copy.
   auto late = create_task(c, json::object{{"type", "ok"}, {"payload", 1}});
   wait_terminal(c, id_of(late), 10s);
@@ -230,8 +233,9 @@ TEST_CASE("mirror: an incompatible table or a wrong password: a clear error, tas
                                 " result JSONB, error TEXT, created_at TIMESTAMPTZ,"
                                 " updated_at TIMESTAMPTZ)");
   std::string bridge = "[bridge]\nretry_min_ms = 50\nretry_max_ms = 200\n"
-                       "[bridge.postgres]\nurl = \"" + servers.pg_url() + "\"\ntable = \"" +
-                       table + "\"\n[bridge.redis]\nurl = \"" + servers.redis_url("wrong") +
+                       "[bridge.postgres]\nurl = \"" +
+                       servers.pg_url() + "\"\ntable = \"" + table +
+                       "\"\n[bridge.redis]\nurl = \"" + servers.redis_url("wrong") +
                        "\"\nprefix = \"" + unique_name("refused") + "\"\n";
   taskd_process t(config_with(mixed_types) + bridge);
   auto c = t.client();
@@ -240,9 +244,13 @@ TEST_CASE("mirror: an incompatible table or a wrong password: a clear error, tas
   auto pg = mirror_info(c, "postgres");
   std::string pg_error(pg.at("last_error").as_string());
   CHECK(pg_error == "table " + table + " is incompatible: column id is uuid, expected bigint");
-  wait_until([&] { return read_file(t.log_path()).find("postgres mirror: not started: table " + table +
-                                        " is incompatible") != std::string::npos; },
-             10s, "the refusal logged");
+  wait_until(
+      [&] {
+        return read_file(t.log_path())
+                   .find("postgres mirror: not started: table " + table + " is incompatible") !=
+               std::string::npos;
+      },
+      10s, "the refusal logged");
   wait_until([&] { return mirror_info(c, "redis").at("errors").to_number<int>() >= 3; }, 30s,
              "redis retried");
   auto rd = mirror_info(c, "redis");

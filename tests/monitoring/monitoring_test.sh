@@ -207,7 +207,14 @@ max_attempts = 1
 timeout_ms = 120000
 [types.idle]
 handler = "builtin:noop"
+# A mirror whose Redis is not there: its lag and failure metrics exist and move.
+[bridge]
+retry_max_ms = 500
+[bridge.redis]
+url = "redis://127.0.0.1:CLOSED_PORT"
 EOF
+closed_port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+sed -i "s/CLOSED_PORT/$closed_port/" "$tmp/taskd.toml"
 start_taskd first
 expect_code 201 POST /api/v1/tasks '{"type":"slow","payload":{"ms":60000}}'
 slow_id=$(jq -r .id <<<"$body")

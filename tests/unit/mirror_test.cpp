@@ -28,9 +28,12 @@ change_entry change(std::uint64_t seq, task_id id, task_status s, bool deleted =
 }
 
 std::vector<existing_column> seed_table() {
-  return {{"id", "bigint", true},           {"type", "character varying", true},
-          {"payload", "jsonb", true},       {"status", "character varying", true},
-          {"result", "jsonb", false},       {"error", "text", false},
+  return {{"id", "bigint", true},
+          {"type", "character varying", true},
+          {"payload", "jsonb", true},
+          {"status", "character varying", true},
+          {"result", "jsonb", false},
+          {"error", "text", false},
           {"created_at", "timestamp with time zone", false},
           {"updated_at", "timestamp with time zone", false}};
 }

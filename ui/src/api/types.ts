@@ -101,6 +101,16 @@ export interface TaskLogs {
   lines: string[];
 }
 
+/** A [bridge] mirror (PostgreSQL or Redis) and how far behind the change log it is. */
+export interface MirrorInfo {
+  sink: string;
+  state: "starting" | "resyncing" | "ok" | "retrying" | "refused" | string;
+  cursor: number;
+  lag_events: number;
+  errors: number;
+  last_error: string | null;
+}
+
 export interface AdminInfo {
   version: string;
   uptime_s: number;
@@ -108,6 +118,8 @@ export interface AdminInfo {
   disk_bytes: number;
   head_seq: number;
   subscribers: number;
+  /** Absent from servers older than the bridge. */
+  mirrors?: MirrorInfo[];
 }
 
 export interface CreateTaskRequest {

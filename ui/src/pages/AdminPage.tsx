@@ -3,6 +3,7 @@ import { api, errorMessage } from "../api/client";
 import type { TypeInfo } from "../api/types";
 import { CleanForm } from "../components/CleanForm";
 import { InfoPanel } from "../components/InfoPanel";
+import { MirrorsPanel } from "../components/MirrorsPanel";
 import { TypeTable } from "../components/TypeTable";
 import { useNow } from "../hooks/useNow";
 import { usePoll } from "../hooks/usePoll";
@@ -76,6 +77,7 @@ export function AdminPage() {
         <CleanForm types={list} {...controls} />
         <InfoPanel info={info.data} error={info.error} />
       </div>
+      <MirrorsPanel mirrors={info.data?.mirrors ?? []} />
     </div>
   );
 }
