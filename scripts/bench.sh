@@ -10,7 +10,10 @@
 #   --no-build   use the binaries as they are (when someone else's edit breaks the build)
 # Env: BUILD_DIR (default build), SCENARIO_TIMEOUT_S (default 300, hard kill per scenario),
 #      FLOW_TASKS (flow: tasks through; default 2,000,000, 200,000 with --quick; the issue's
-#      10,000,000 run: FLOW_TASKS=10000000 SCENARIO_TIMEOUT_S=1800 --scenario flow).
+#      10,000,000 run: FLOW_TASKS=10000000 SCENARIO_TIMEOUT_S=1800 --scenario flow),
+#      BENCH_CONFIG_APPEND (a TOML file appended to every bench config, e.g. a [bridge]
+#      section to measure with mirrors on; said on stderr, and each scenario's table and
+#      Redis prefix are then the ones in that file).
 #
 # Each scenario gets a fresh taskd with an empty data dir in a temp folder, on a free port,
 # with the bench config written below; taskd is stopped with SIGTERM (its pid, then wait)
@@ -143,6 +146,10 @@ write_config "$config"
 write_config "$hold_config" 1
 # flow: retention keeps the newest 100,000 completed tasks and prunes the rest as they come.
 write_config "$flow_config"
+if [ -n "${BENCH_CONFIG_APPEND:-}" ]; then
+  echo "# appending $BENCH_CONFIG_APPEND to the bench config" >&2
+  for f in "$config" "$hold_config"; do cat "$BENCH_CONFIG_APPEND" >>"$f"; done
+fi
 cat >>"$flow_config" <<EOF
 
 [types.flow]
