@@ -1,5 +1,9 @@
 #include "actors/mirror_actor.hpp"
 
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
 #include <spdlog/spdlog.h>
 
 #include "mirror/rows.hpp"
@@ -8,9 +12,12 @@ namespace taskd {
 
 namespace {
 
+constexpr int mirror_nice = 10;
+
 using pump_atom = caf::atom_constant<caf::atom("mpump")>;
 using retry_atom = caf::atom_constant<caf::atom("mretry")>;
 using stored_atom = caf::atom_constant<caf::atom("mstored")>;
+using linger_atom = caf::atom_constant<caf::atom("mlinger")>;
 
 struct mirror_actor_state {
   static inline const char* name = "mirror";
@@ -21,6 +28,7 @@ struct mirror_actor_state {
   task_id resync_after = 0;    // the last task id already copied
   int failures = 0;            // consecutive
   bool waiting_retry = false;  // pumps wait for the retry timer
+  bool lingering = false;      // pumps wait for the linger timer
   std::uint64_t stored = 0;    // the cursor last stored durably
   bool store_in_flight = false;
 };
@@ -104,7 +112,8 @@ status resync_step(self_ptr self, bool& more) {
   return ok_status();
 }
 
-/// One page of the change log after the cursor; `more` if there may be another.
+/// One page of the change log after the cursor; `more` if there may be another at once
+/// (a full page); after a partial page the mirror lingers before the next.
 status live_step(self_ptr self, bool& more) {
   auto& st = self->state;
   more = false;
@@ -119,15 +128,21 @@ status live_step(self_ptr self, bool& more) {
   if (auto s = st.deps.sink->apply(newest_per_task(*page), *page); !s) return s;
   st.cursor = page->back().seq;
   st.deps.status->set_cursor(st.cursor);
-  more = true;
+  more = page->size() >= st.deps.batch;
+  if (!more && st.deps.linger_ms > 0) {
+    st.lingering = true;
+    self->delayed_send(self, std::chrono::milliseconds(st.deps.linger_ms), linger_atom::value);
+  } else {
+    more = true;
+  }
   return ok_status();
 }
 
 void pump(self_ptr self) {
   auto& st = self->state;
-  // Waiting for the retry timer or refused: the pump flag stays taken, so commits send
-  // no more wake-ups until the timer's pump.
-  if (st.waiting_retry || st.deps.status->state() == mirror_state::refused) return;
+  // Waiting for a timer or refused: the pump flag stays taken, so commits send no more
+  // wake-ups until the timer's pump.
+  if (st.waiting_retry || st.lingering || st.deps.status->state() == mirror_state::refused) return;
   st.deps.status->pump_taken();
   if (st.deps.status->state() == mirror_state::starting) {
     if (auto s = st.deps.sink->prepare(); !s) return failed(self, s.err());
@@ -142,6 +157,11 @@ void pump(self_ptr self) {
 }
 
 caf::behavior mirror(self_ptr self, mirror_deps deps) {
+  // A detached actor's behavior starts on its own thread: lower that thread's priority,
+  // so that on a busy machine the engine's threads get the CPU first and the mirror
+  // catches up in the gaps (Linux: nice applies per thread).
+  if (setpriority(PRIO_PROCESS, static_cast<id_t>(syscall(SYS_gettid)), mirror_nice) != 0)
+    spdlog::debug("mirror: could not lower the thread's priority");
   auto& st = self->state;
   st.deps = std::move(deps);
   auto stored = st.deps.db->stored_cursor(name_of(self));
@@ -162,6 +182,11 @@ caf::behavior mirror(self_ptr self, mirror_deps deps) {
       [=](pump_atom) { pump(self); },
       [=](retry_atom) {
         self->state.waiting_retry = false;
+        self->state.deps.status->pump_taken();
+        pump(self);
+      },
+      [=](linger_atom) {
+        self->state.lingering = false;
         self->state.deps.status->pump_taken();
         pump(self);
       },

@@ -70,6 +70,7 @@ struct mirror_deps {
   std::size_t batch = 500;
   millis retry_min_ms = 100;
   millis retry_max_ms = 10000;
+  millis linger_ms = 20;
 };
 
 /// Spawns the mirror (detached) and registers it as a change listener of the store.

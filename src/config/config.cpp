@@ -348,7 +348,9 @@ void read_bridge(const toml::table& root, bridge_config& br, problems& errs) {
   const std::string path = "bridge";
   const toml::table* table = read_table(root, "bridge", "", errs);
   if (table == nullptr) return;
-  check_keys(*table, path, {"postgres", "redis", "retry_min_ms", "retry_max_ms"}, errs);
+  check_keys(*table, path, {"postgres", "redis", "retry_min_ms", "retry_max_ms", "linger_ms"},
+             errs);
+  read_int(*table, "linger_ms", path, 0, 60000, br.linger_ms, errs);
   read_int(*table, "retry_min_ms", path, 1, 3600000, br.retry_min_ms, errs);
   read_int(*table, "retry_max_ms", path, 1, 3600000, br.retry_max_ms, errs);
   if (br.retry_max_ms < br.retry_min_ms)

@@ -100,10 +100,13 @@ struct redis_mirror_config {
 };
 
 /// [bridge]: the mirrors, each optional. A failing mirror is retried with capped
-/// exponential backoff from retry_min_ms to retry_max_ms.
+/// exponential backoff from retry_min_ms to retry_max_ms. After writing less than a full
+/// batch, a mirror waits linger_ms before the next write, so a trickle of changes costs a
+/// sink transaction per linger_ms, not one per change.
 struct bridge_config {
   std::optional<postgres_mirror_config> postgres;
   std::optional<redis_mirror_config> redis;
+  millis linger_ms = 20;
   millis retry_min_ms = 100;
   millis retry_max_ms = 10000;
 };

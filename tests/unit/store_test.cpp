@@ -262,6 +262,31 @@ TEST_CASE("store: a mirror's hold keeps the change log until its cursor moves") 
   CHECK(stored->value_or(0) == 1100);
 }
 
+TEST_CASE("store: tasks with the seq of their last change, for a mirror's resync") {
+  temp_dir dir;
+  auto s = open_store(dir);
+  auto created = commit(*s, create_op{{new_task("a"), new_task("a"), new_task("b")}});
+  REQUIRE(created.ok());
+  auto first = created->at(0).after.id;
+  auto moved = commit(*s, update_op{first, [](task& t) {
+                                      t.priority = 5;
+                                      return ok_status();
+                                    }});
+  REQUIRE(moved.ok());
+  auto all = s->tasks_with_last_seq(0, 10);
+  REQUIRE(all.ok());
+  REQUIRE(all->size() == 3);
+  CHECK(all->at(0).t.id == first);
+  CHECK(all->at(0).t.priority == 5);
+  CHECK(all->at(0).seq == moved->front().seq);
+  CHECK(all->at(1).seq == created->at(1).seq);
+  CHECK(all->at(2).seq == created->at(2).seq);
+  auto rest = s->tasks_with_last_seq(all->at(0).t.id, 1);
+  REQUIRE(rest.ok());
+  REQUIRE(rest->size() == 1);
+  CHECK(rest->front().t.id == all->at(1).t.id);
+}
+
 TEST_CASE("store: submits after close fail cleanly") {
   temp_dir dir;
   auto s = open_store(dir);
