@@ -15,6 +15,7 @@
 
 #include "src/core/error.hpp"
 #include "src/core/task.hpp"
+#include "src/core/worker_request.hpp"
 #include "src/handlers/handlers.hpp"
 #include "storage/store.hpp"
 
@@ -64,6 +65,11 @@ using pause_atom = caf::atom_constant<caf::atom("pause")>;     // std::string ty
 using bulk_atom = caf::atom_constant<caf::atom("bulk")>;       // boxed<bulk_request>
                                                                // -> boxed<bulk_result>
 using drain_atom = caf::atom_constant<caf::atom("drain")>; // millis grace -> bool (all finished)
+using lease_atom = caf::atom_constant<caf::atom("lease")>;   // boxed<lease_request>
+                                                             // -> boxed<lease_reply>
+using report_atom = caf::atom_constant<caf::atom("wreport")>; // boxed<worker_call>
+                                                              // -> boxed<write_result>
+using workers_atom = caf::atom_constant<caf::atom("workers")>; // -> boxed<worker_list>
 
 // Internal to the scheduler.
 using committed_atom = caf::atom_constant<caf::atom("committed")>;
@@ -74,6 +80,8 @@ using run_atom = caf::atom_constant<caf::atom("run")>;
 using timeout_atom = caf::atom_constant<caf::atom("timeout")>;
 using grace_atom = caf::atom_constant<caf::atom("grace")>;
 using bulk_page_atom = caf::atom_constant<caf::atom("bulkpage")>;
+using lease_wait_atom = caf::atom_constant<caf::atom("leasewait")>; // a parked lease's deadline
+using lease_tick_atom = caf::atom_constant<caf::atom("leasetick")>; // check lease expiry
 
 /// Registers the message types with an actor system config.
 void add_message_types(caf::actor_system_config& cfg);

@@ -9,6 +9,7 @@
 #include "actors/task_actor.hpp"
 #include "src/core/admission.hpp"
 #include "src/core/clock.hpp"
+#include "src/core/lease.hpp"
 #include "src/core/lifecycle.hpp"
 #include "src/core/minute_counter.hpp"
 #include "src/core/window.hpp"
@@ -28,10 +29,13 @@ enum class commit_kind {
   retry,
   remove,
   pause,
-  bulk
+  bulk,
+  report, // a remote worker's heartbeat, complete, fail or log
+  expire  // a remote worker's lease ran out
 };
 
 constexpr std::size_t promote_batch = 1000; // due tasks moved per commit
+constexpr auto lease_check_interval = std::chrono::milliseconds(100); // lease expiry checks
 
 /// What a store callback hands back to the scheduler.
 struct commit_event {
@@ -45,6 +49,8 @@ struct commit_event {
   bool paused = false; // pause: the new state
   std::string type;
   std::uint64_t bulk_job = 0;
+  std::uint64_t lease_batch = 0;                   // starts: the lease request they serve
+  worker_report report = worker_report::heartbeat; // report: which call
   write_result result = std::vector<task_change>{};
 };
 
@@ -85,6 +91,29 @@ struct running_task {
   bool sync = false;
   caf::actor_addr actor;
   bool reported = false;
+  bool remote = false; // leased to a remote worker: no task actor
+};
+
+/// A lease request being served: its starts are in flight; answered when all are durable.
+struct lease_batch {
+  caf::response_promise rp;
+  std::size_t outstanding = 0;
+  std::vector<task> tasks;
+};
+
+/// A long-poll lease request waiting for a task.
+struct parked_lease {
+  lease_request req;
+  caf::response_promise rp;
+};
+
+/// A remote worker's current lease of a running task.
+struct lease_info {
+  std::string token;
+  std::string worker;
+  millis expires_at = 0;
+  millis lease_ms = 0;
+  bool expiring = false; // an expire_lease write is in flight
 };
 
 struct scheduler_state {
@@ -110,12 +139,20 @@ struct scheduler_state {
   std::map<std::string, minute_counter, std::less<>> completed;
   std::uint64_t next_bulk = 1;
   std::unordered_map<std::uint64_t, bulk_job> bulk_jobs;
+  // Remote workers.
+  std::uint64_t next_lease = 1;
+  std::unordered_map<std::uint64_t, lease_batch> lease_batches;
+  std::map<std::uint64_t, parked_lease> parked; // FIFO by id
+  std::unordered_map<task_id, lease_info> leases;
+  std::map<std::string, worker_info> workers;
+  bool lease_tick_armed = false;
 };
 
 using self_ptr = caf::stateful_actor<scheduler_state>*;
 
 void dispatch(self_ptr self);
 void promote_due(self_ptr self);
+void serve_parked(self_ptr self);
 
 /// Store callbacks run on the writer thread: they only post back to the actor.
 write_callback post_commit(self_ptr self, commit_event ev) {
@@ -206,9 +243,10 @@ void release_slot(self_ptr self, task_id id) {
 
 /// The handler starts as soon as the start transition is applied, while its batch syncs:
 /// the outcome is recorded by a later write, which the writer orders after the start.
-void start(self_ptr self, const ready_entry& entry, const std::string& type, bool sync) {
+void start(self_ptr self, const ready_entry& entry, const std::string& type, bool sync,
+           const lease_grant* lease = nullptr, std::uint64_t batch = 0) {
   auto& st = self->state;
-  st.running.emplace(entry.id, running_task{type, sync, {}, false});
+  st.running.emplace(entry.id, running_task{type, sync, {}, false, lease != nullptr});
   if (sync)
     st.sync_busy = true;
   else
@@ -220,16 +258,24 @@ void start(self_ptr self, const ready_entry& entry, const std::string& type, boo
   durable.entry = entry;
   durable.sync_lane = sync;
   durable.type = type;
-  auto apply = [paused = sync ? st.paused : nullptr](task& t) -> status {
+  durable.lease_batch = batch;
+  std::optional<lease_grant> grant;
+  if (lease) grant = *lease;
+  auto apply = [paused = sync ? st.paused : nullptr, grant](task& t) -> status {
     if (paused && paused->count(t.type))
       return make_error(errc::conflict, "type " + t.type + " is paused");
+    if (grant) return grant_lease(t, *grant, now_ms());
     return start_attempt(t, now_ms());
   };
   st.deps.db->submit(update_op{entry.id, std::move(apply), true},
                      post_commit(self, std::move(durable)), post_commit(self, std::move(applied)));
 }
 
+void lease_started(self_ptr self, const commit_event& ev);
+void on_remote_committed(self_ptr self, commit_event& ev);
+
 void on_start_durable(self_ptr self, const commit_event& ev) {
+  if (ev.lease_batch) return lease_started(self, ev);
   if (ev.result) return;
   auto code = ev.result.err().code;
   if (code == errc::conflict || code == errc::not_found) {
@@ -306,6 +352,7 @@ void dispatch(self_ptr self) {
   }
   for (auto& [name, ts] : st.types) {
     if (st.paused->count(name)) continue;
+    if (ts.cfg && ts.cfg->handler == handler_kind::worker) continue; // leased, not pushed
     const std::int32_t limit = ts.cfg ? ts.cfg->concurrency : 1;
     while (ts.running < limit && !ts.ready.empty()) {
       auto e = ts.ready.pop_front();
@@ -313,6 +360,7 @@ void dispatch(self_ptr self) {
       start(self, e, name, false);
     }
   }
+  serve_parked(self);
   refill_if_low(self);
 }
 
@@ -324,6 +372,7 @@ void on_started(self_ptr self, commit_event& ev) {
   auto it = st.running.find(t.id);
   if (it == st.running.end()) return;
   it->second.type = t.type;
+  if (it->second.remote) return; // the lease answer hands it to the worker once durable
   const type_config* tc = find_type(*st.deps.cfg, t.type);
   if (!tc) {
     // A type removed from the config since the task was created.
@@ -497,6 +546,8 @@ void on_committed(self_ptr self, commit_event& ev) {
     if (ev.result) set_paused(self, ev.type, ev.paused);
     break;
   case commit_kind::bulk: on_bulk_committed(self, ev); return;
+  case commit_kind::report:
+  case commit_kind::expire: on_remote_committed(self, ev); break;
   case commit_kind::start_durable: on_start_durable(self, ev); break;
   case commit_kind::promote:
     st.promoting = false;
@@ -609,6 +660,192 @@ void on_create(self_ptr self, boxed<std::vector<task>> tasks, caf::response_prom
   }
   ev.request = remember(self, std::move(rp));
   st.deps.db->submit(std::move(op), post_commit(self, std::move(ev)));
+}
+
+
+// ---------------------------------------------------------------------------------------
+// Remote workers: types with handler = "worker" are not pushed to task actors; workers
+// lease them (pull). Concurrency, priorities, retries and backpressure are the same.
+
+void arm_lease_tick(self_ptr self) {
+  auto& st = self->state;
+  if (st.lease_tick_armed || st.leases.empty()) return;
+  st.lease_tick_armed = true;
+  self->delayed_send(self, lease_check_interval, lease_tick_atom::value);
+}
+
+/// The attempt of a leased task ended (reported, or its lease ran out): free its slot.
+void end_remote(self_ptr self, task_id id) {
+  auto& st = self->state;
+  if (auto l = st.leases.find(id); l != st.leases.end()) {
+    if (auto w = st.workers.find(l->second.worker); w != st.workers.end() && w->second.in_flight)
+      w->second.in_flight -= 1;
+    st.leases.erase(l);
+  }
+  release_slot(self, id);
+}
+
+/// Starts up to req.max ready tasks of the requested types, best priority first across
+/// them; their answer goes out once every start is durable. Returns how many started.
+std::size_t try_lease(self_ptr self, const lease_request& req, const caf::response_promise& rp) {
+  auto& st = self->state;
+  if (st.draining) return 0;
+  const std::uint64_t batch = st.next_lease;
+  std::size_t n = 0;
+  while (n < req.max) {
+    type_state* best = nullptr;
+    const std::string* best_name = nullptr;
+    for (const auto& name : req.types) {
+      auto it = st.types.find(name);
+      if (it == st.types.end() || st.paused->count(name)) continue;
+      auto& ts = it->second;
+      const std::int32_t limit = ts.cfg ? ts.cfg->concurrency : 1;
+      if (ts.running >= limit || ts.ready.empty()) continue;
+      if (!best || ts.ready.front() < best->ready.front()) {
+        best = &ts;
+        best_name = &it->first;
+      }
+    }
+    if (!best) break;
+    auto e = best->ready.pop_front();
+    if (st.running.count(e.id)) continue;
+    lease_grant grant{new_lease_token(), req.worker, req.lease_ms};
+    start(self, e, *best_name, false, &grant, batch);
+    ++n;
+  }
+  if (n > 0) {
+    st.next_lease += 1;
+    st.lease_batches.emplace(batch, lease_batch{rp, n, {}});
+  }
+  return n;
+}
+
+void serve_parked(self_ptr self) {
+  auto& st = self->state;
+  for (auto it = st.parked.begin(); it != st.parked.end();) {
+    if (try_lease(self, it->second.req, it->second.rp) > 0)
+      it = st.parked.erase(it);
+    else
+      ++it;
+  }
+}
+
+void on_lease(self_ptr self, lease_request req, caf::response_promise rp) {
+  auto& st = self->state;
+  if (st.draining) {
+    rp.deliver(make_boxed<lease_reply>(make_error(errc::shutting_down, "taskd is shutting down")));
+    return;
+  }
+  auto& w = st.workers[req.worker];
+  w.id = req.worker;
+  w.last_seen = now_ms();
+  w.types.insert(req.types.begin(), req.types.end());
+  if (try_lease(self, req, rp) > 0) return;
+  if (req.wait_ms <= 0) {
+    rp.deliver(make_boxed<lease_reply>(std::vector<task>{}));
+    return;
+  }
+  // Parked until a task of its types is ready (serve_parked runs after every change the
+  // scheduler sees) or its wait is over.
+  auto id = st.next_lease++;
+  auto wait = std::chrono::milliseconds(req.wait_ms);
+  st.parked.emplace(id, parked_lease{std::move(req), std::move(rp)});
+  self->delayed_send(self, wait, lease_wait_atom::value, id);
+  refill_if_low(self);
+}
+
+void lease_started(self_ptr self, const commit_event& ev) {
+  auto& st = self->state;
+  auto batch = st.lease_batches.find(ev.lease_batch);
+  if (ev.result) {
+    const task& t = ev.result->front().after;
+    millis started = t.started_at.value_or(t.lease_expires_at);
+    st.leases[t.id] = lease_info{t.lease_token, t.worker, t.lease_expires_at,
+                                 t.lease_expires_at - started, false};
+    st.workers[t.worker].in_flight += 1;
+    arm_lease_tick(self);
+    if (batch != st.lease_batches.end()) batch->second.tasks.push_back(t);
+  } else {
+    auto code = ev.result.err().code;
+    if (code != errc::conflict && code != errc::not_found) {
+      spdlog::error("lease of task {} was not written: {}", ev.id, ev.result.err().message);
+      if (auto it = st.types.find(ev.type); it != st.types.end() && ev.entry)
+        it->second.ready.offer(*ev.entry);
+    }
+    release_slot(self, ev.id);
+  }
+  if (batch != st.lease_batches.end() && --batch->second.outstanding == 0) {
+    batch->second.rp.deliver(make_boxed<lease_reply>(std::move(batch->second.tasks)));
+    st.lease_batches.erase(batch);
+  }
+}
+
+void on_report(self_ptr self, worker_call call, caf::response_promise rp) {
+  auto& st = self->state;
+  millis lease_ms = 60000;
+  if (auto l = st.leases.find(call.id); l != st.leases.end()) {
+    lease_ms = l->second.lease_ms;
+    st.workers[l->second.worker].last_seen = now_ms();
+  }
+  if (call.lease_ms) lease_ms = *call.lease_ms;
+  commit_event ev{commit_kind::report};
+  ev.id = call.id;
+  ev.report = call.kind;
+  ev.request = remember(self, std::move(rp));
+  auto apply = [call = std::move(call), lease_ms](task& t) -> status {
+    millis now = now_ms();
+    switch (call.kind) {
+    case worker_report::heartbeat:
+      return extend_lease(t, call.token, call.progress, lease_ms, now);
+    case worker_report::complete: return complete_leased(t, call.token, call.result, now);
+    case worker_report::fail: {
+      auto r = fail_leased(t, call.token, call.error, call.retryable, now);
+      return r ? ok_status() : status(r.err());
+    }
+    case worker_report::log: return append_leased_log(t, call.token, call.lines);
+    }
+    return ok_status();
+  };
+  st.deps.db->submit(update_op{ev.id, std::move(apply), true}, post_commit(self, std::move(ev)));
+}
+
+void on_lease_tick(self_ptr self) {
+  auto& st = self->state;
+  st.lease_tick_armed = false;
+  millis now = now_ms();
+  for (auto& [id, lease] : st.leases) {
+    if (lease.expiring || lease.expires_at > now) continue;
+    lease.expiring = true;
+    commit_event ev{commit_kind::expire};
+    ev.id = id;
+    auto apply = [token = lease.token](task& t) -> status {
+      auto r = expire_lease(t, token, now_ms());
+      return r ? ok_status() : status(r.err());
+    };
+    st.deps.db->submit(update_op{id, std::move(apply), true}, post_commit(self, std::move(ev)));
+  }
+  arm_lease_tick(self);
+}
+
+/// A worker's report or a lease expiry committed (or was refused).
+void on_remote_committed(self_ptr self, commit_event& ev) {
+  auto& st = self->state;
+  auto lease = st.leases.find(ev.id);
+  if (!ev.result) {
+    if (ev.kind == commit_kind::expire && lease != st.leases.end()) lease->second.expiring = false;
+    return;
+  }
+  const auto& ch = ev.result->front();
+  account(self, commit_kind::finish, ch);
+  if (ch.after.status == task_status::in_progress) {
+    if (lease != st.leases.end()) lease->second.expires_at = ch.after.lease_expires_at;
+    return;
+  }
+  if (ch.after.status == task_status::completed) st.completed[ch.after.type].add(now_ms());
+  if (ev.kind == commit_kind::expire)
+    spdlog::warn("task {} ({}): lease of worker {} expired", ch.after.id, ch.after.type,
+                 ch.after.worker);
+  end_remote(self, ev.id);
 }
 
 template <class Apply>
@@ -738,6 +975,29 @@ caf::behavior scheduler(self_ptr self, scheduler_deps deps) {
       [=](outcome_atom, task_id id, boxed<handler_outcome> out) { finish_attempt(self, id, *out); },
       [=](refilled_atom, boxed<refill_event> ev) { on_refilled(self, *ev); },
       [=](tick_atom) { on_tick(self); },
+      [=](lease_atom, boxed<lease_request> req) -> caf::result<boxed<lease_reply>> {
+        auto rp = self->make_response_promise<boxed<lease_reply>>();
+        on_lease(self, *req, rp);
+        return rp;
+      },
+      [=](lease_wait_atom, std::uint64_t id) {
+        auto& parked = self->state.parked;
+        auto it = parked.find(id);
+        if (it == parked.end()) return;
+        it->second.rp.deliver(make_boxed<lease_reply>(std::vector<task>{}));
+        parked.erase(it);
+      },
+      [=](lease_tick_atom) { on_lease_tick(self); },
+      [=](report_atom, boxed<worker_call> call) -> caf::result<boxed<write_result>> {
+        auto rp = self->make_response_promise<boxed<write_result>>();
+        on_report(self, *call, rp);
+        return rp;
+      },
+      [=](workers_atom) {
+        auto list = make_boxed<worker_list>();
+        for (auto& [id, w] : self->state.workers) list->push_back(w);
+        return list;
+      },
   };
 }
 
@@ -780,6 +1040,10 @@ void add_message_types(caf::actor_system_config& cfg) {
   cfg.add_message_type<boxed<bulk_request>>("taskd::boxed<bulk_request>");
   cfg.add_message_type<boxed<bulk_result>>("taskd::boxed<bulk_result>");
   cfg.add_message_type<boxed<bulk_page>>("taskd::boxed<bulk_page>");
+  cfg.add_message_type<boxed<lease_request>>("taskd::boxed<lease_request>");
+  cfg.add_message_type<boxed<lease_reply>>("taskd::boxed<lease_reply>");
+  cfg.add_message_type<boxed<worker_call>>("taskd::boxed<worker_call>");
+  cfg.add_message_type<boxed<worker_list>>("taskd::boxed<worker_list>");
 }
 
 } // namespace taskd

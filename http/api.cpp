@@ -22,6 +22,7 @@ int http_status(errc code) {
   case errc::not_found: return 404;
   case errc::method_not_allowed: return 405;
   case errc::conflict: return 409;
+  case errc::lease_lost: return 409;
   case errc::payload_too_large: return 413;
   case errc::too_many_pending: return 429;
   case errc::shutting_down:
@@ -127,6 +128,14 @@ void route(const exchange& ex, const request& req) {
     if (method == verb::put || method == verb::post) return put_log_level(ex, req);
     return not_allowed();
   }
+  if (parts[2] == "workers" && parts.size() == 3) {
+    if (method != verb::get) return not_allowed();
+    return list_workers(ex);
+  }
+  if (parts[2] == "workers" && parts.size() == 4 && parts[3] == "lease") {
+    if (method != verb::post) return not_allowed();
+    return lease_tasks(ex, req);
+  }
   if (parts[2] != "tasks")
     return ex.fail(make_error(errc::not_found, "no route for " + std::string(path)));
   if (parts.size() == 3) {
@@ -154,6 +163,18 @@ void route(const exchange& ex, const request& req) {
     if (parts[4] == "retry") return post_retry(ex, *id);
     if (parts[4] == "promote") return post_promote(ex, *id);
     return post_cancel(ex, *id);
+  }
+  if (parts.size() == 5) {
+    static const std::map<std::string_view, worker_report, std::less<>> reports = {
+        {"heartbeat", worker_report::heartbeat},
+        {"complete", worker_report::complete},
+        {"fail", worker_report::fail},
+        {"log", worker_report::log},
+    };
+    if (auto r = reports.find(parts[4]); r != reports.end()) {
+      if (method != verb::post) return not_allowed();
+      return worker_report_call(ex, req, *id, r->second);
+    }
   }
   if (parts.size() == 5 && (parts[4] == "events" || parts[4] == "attempts" || parts[4] == "logs")) {
     if (method != verb::get) return not_allowed();

@@ -18,6 +18,11 @@ void task_timeline(const exchange& ex, task_id id);
 void task_attempts(const exchange& ex, task_id id);
 void task_logs(const exchange& ex, task_id id);
 
+// Remote workers (worker_routes.cpp).
+void lease_tasks(const exchange& ex, const request& req);
+void worker_report_call(const exchange& ex, const request& req, task_id id, worker_report kind);
+void list_workers(const exchange& ex);
+
 // Types and administration (admin_routes.cpp).
 void list_types(const exchange& ex);
 void get_type(const exchange& ex, std::string_view type);

@@ -369,7 +369,8 @@ bool valid_type_name(std::string_view name) {
 
 std::optional<handler_kind> parse_handler_kind(std::string_view s) {
   for (handler_kind k : {handler_kind::noop, handler_kind::echo, handler_kind::sleep,
-                         handler_kind::fail, handler_kind::exec, handler_kind::webhook}) {
+                         handler_kind::fail, handler_kind::exec, handler_kind::webhook,
+                         handler_kind::worker}) {
     if (s == to_string(k)) return k;
   }
   return std::nullopt;
@@ -382,7 +383,7 @@ bool read_handler(const toml::table& table, const std::string& path, type_config
   if (node == nullptr) {
     // Required: a type that silently did nothing would hide a config mistake.
     errs.add(path + ".handler", "is required (builtin:noop | builtin:echo | builtin:sleep | "
-                                "builtin:fail | exec | webhook)");
+                                "builtin:fail | exec | webhook | worker)");
     return false;
   }
   auto name = read_string(table, "handler", path, errs);
@@ -393,7 +394,7 @@ bool read_handler(const toml::table& table, const std::string& path, type_config
   }
   errs.add(path + ".handler", "unknown handler \"" + *name +
                                   "\" (expected builtin:noop, builtin:echo, builtin:sleep, "
-                                  "builtin:fail, exec or webhook)");
+                                  "builtin:fail, exec, webhook or worker)");
   return false;
 }
 
@@ -510,6 +511,8 @@ type_config read_type(std::string_view name, const toml::table& table, problems&
   if (handler_known) check_handler_fields(table, path, type, errs);
   read_int(table, "concurrency", path, 1, 10000, type.concurrency, errs);
   read_mode(table, path, type, errs);
+  if (type.handler == handler_kind::worker && type.mode == task_mode::sync)
+    errs.add(path + ".mode", "\"sync\" is not supported with handler = \"worker\" yet");
   read_int(table, "max_attempts", path, 1, 1000, type.max_attempts, errs);
   read_backoff(table, path, type, errs);
   read_int(table, "timeout_ms", path, 1, 86400000, type.timeout_ms, errs);
@@ -558,6 +561,7 @@ const char* to_string(handler_kind k) {
   case handler_kind::fail: return "builtin:fail";
   case handler_kind::exec: return "exec";
   case handler_kind::webhook: return "webhook";
+  case handler_kind::worker: return "worker";
   }
   return "builtin:noop";
 }

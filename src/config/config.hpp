@@ -13,7 +13,8 @@
 
 namespace taskd {
 
-enum class handler_kind { noop, echo, sleep, fail, exec, webhook };
+/// worker: taskd never runs these tasks itself; remote workers lease them (HTTP API).
+enum class handler_kind { noop, echo, sleep, fail, exec, webhook, worker };
 
 const char* to_string(handler_kind k);
 

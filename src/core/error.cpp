@@ -10,6 +10,7 @@ const char* errc_name(errc code) {
   case errc::not_found: return "not_found";
   case errc::method_not_allowed: return "method_not_allowed";
   case errc::conflict: return "conflict";
+  case errc::lease_lost: return "lease_lost";
   case errc::payload_too_large: return "payload_too_large";
   case errc::too_many_pending: return "too_many_pending";
   case errc::shutting_down: return "shutting_down";

@@ -15,6 +15,7 @@ enum class errc {
   not_found,          // 404
   method_not_allowed, // 405
   conflict,           // 409: the task is not in a state that allows this
+  lease_lost,         // 409: a worker's token is not the task's current lease
   payload_too_large,  // 413
   too_many_pending,   // 429: admission bound reached (backpressure)
   shutting_down,      // 503: no longer admitting

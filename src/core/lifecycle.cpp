@@ -14,6 +14,12 @@ error wrong_state(const task& t, const char* action) {
                                         std::to_string(t.id) + " in status " + to_string(t.status));
 }
 
+// An attempt's end ends its lease (remote workers): later calls with the token are refused.
+void end_lease(task& t) {
+  t.lease_token.clear();
+  t.lease_expires_at = 0;
+}
+
 void finish(task& t, task_status s, millis now) {
   t.status = s;
   t.updated_at = now;
@@ -42,6 +48,7 @@ status start_attempt(task& t, millis now) {
 
 status complete_attempt(task& t, boost::json::value result, millis now) {
   if (t.status != task_status::in_progress) return wrong_state(t, "complete");
+  end_lease(t);
   t.result = std::move(result);
   t.error.reset();
   finish(t, task_status::completed, now);
@@ -50,6 +57,7 @@ status complete_attempt(task& t, boost::json::value result, millis now) {
 
 result<attempt_end> fail_attempt(task& t, std::string error, bool retryable, millis now) {
   if (t.status != task_status::in_progress) return wrong_state(t, "fail");
+  end_lease(t);
   t.error = std::move(error);
   if (retryable && t.attempts < t.max_attempts) {
     t.status = task_status::pending;
@@ -87,6 +95,7 @@ bool is_stall_error(const std::string& error) { return error.rfind(stall_prefix,
 
 result<attempt_end> stall_attempt(task& t, std::string reason, millis now) {
   if (t.status != task_status::in_progress) return wrong_state(t, "stall");
+  end_lease(t);
   t.error = std::string(stall_prefix) + reason;
   if (t.attempts < t.max_attempts) {
     t.status = task_status::pending;

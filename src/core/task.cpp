@@ -85,6 +85,8 @@ json::object to_json(const task& t) {
   o["started_at"] = time_or_null(t.started_at);
   o["finished_at"] = time_or_null(t.finished_at);
   o["idempotency_key"] = opt_string(t.idempotency_key);
+  o["worker"] = t.worker.empty() ? json::value(nullptr) : json::value(t.worker);
+  o["progress"] = t.progress ? json::value(*t.progress) : json::value(nullptr);
   return o;
 }
 
@@ -114,6 +116,12 @@ std::string encode_task(const task& t) {
   if (t.idempotency_key) o["ik"] = *t.idempotency_key;
   if (!t.attempt_detail.is_null()) o["ad"] = t.attempt_detail;
   if (!t.log.empty()) o["lg"] = t.log;
+  if (!t.lease_token.empty()) {
+    o["lt"] = t.lease_token;
+    o["le"] = t.lease_expires_at;
+  }
+  if (!t.worker.empty()) o["wk"] = t.worker;
+  if (t.progress) o["pg"] = *t.progress;
   return json::serialize(o);
 }
 
@@ -166,6 +174,12 @@ std::optional<task> decode_task(std::string_view bytes) {
   if (read_int(o, "fa", ms)) t.finished_at = ms;
   if (auto* ad = o.if_contains("ad")) t.attempt_detail = *ad;
   if (auto* lg = o.if_contains("lg"); lg && lg->is_string()) t.log = std::string(lg->get_string());
+  if (auto* lt = o.if_contains("lt"); lt && lt->is_string())
+    t.lease_token = std::string(lt->get_string());
+  read_int(o, "le", t.lease_expires_at);
+  if (auto* wk = o.if_contains("wk"); wk && wk->is_string()) t.worker = std::string(wk->get_string());
+  std::int32_t progress = 0;
+  if (read_int(o, "pg", progress)) t.progress = progress;
   return t;
 }
 

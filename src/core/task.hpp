@@ -68,6 +68,13 @@ struct task {
   /// The task's log: an exec handler's stderr lines, "[attempt N] ..." per line, the
   /// oldest dropped past task_log_max_bytes. Served by GET /api/v1/tasks/{id}/logs.
   std::string log;
+  /// Remote workers (handler = "worker"): the lease of the attempt in progress ("" when
+  /// none), who holds it and until when; progress 0..100 from its heartbeats. The token
+  /// is never in the API object (only the lease answer has it).
+  std::string lease_token;
+  std::string worker;
+  millis lease_expires_at = 0;
+  std::optional<std::int32_t> progress;
 };
 
 inline constexpr std::size_t task_log_max_bytes = 16 * 1024;
