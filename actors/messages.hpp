@@ -64,9 +64,9 @@ using promote_atom = caf::atom_constant<caf::atom("promote")>; // task_id
 using pause_atom = caf::atom_constant<caf::atom("pause")>;     // std::string type, bool paused
 using bulk_atom = caf::atom_constant<caf::atom("bulk")>;       // boxed<bulk_request>
                                                                // -> boxed<bulk_result>
-using drain_atom = caf::atom_constant<caf::atom("drain")>; // millis grace -> bool (all finished)
-using lease_atom = caf::atom_constant<caf::atom("lease")>;   // boxed<lease_request>
-                                                             // -> boxed<lease_reply>
+using drain_atom = caf::atom_constant<caf::atom("drain")>;    // millis grace -> bool (all finished)
+using lease_atom = caf::atom_constant<caf::atom("lease")>;    // boxed<lease_request>
+                                                              // -> boxed<lease_reply>
 using report_atom = caf::atom_constant<caf::atom("wreport")>; // boxed<worker_call>
                                                               // -> boxed<write_result>
 using workers_atom = caf::atom_constant<caf::atom("workers")>; // -> boxed<worker_list>

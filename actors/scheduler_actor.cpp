@@ -34,7 +34,7 @@ enum class commit_kind {
   expire  // a remote worker's lease ran out
 };
 
-constexpr std::size_t promote_batch = 1000; // due tasks moved per commit
+constexpr std::size_t promote_batch = 1000;                           // due tasks moved per commit
 constexpr auto lease_check_interval = std::chrono::milliseconds(100); // lease expiry checks
 
 /// What a store callback hands back to the scheduler.
@@ -662,7 +662,6 @@ void on_create(self_ptr self, boxed<std::vector<task>> tasks, caf::response_prom
   st.deps.db->submit(std::move(op), post_commit(self, std::move(ev)));
 }
 
-
 // ---------------------------------------------------------------------------------------
 // Remote workers: types with handler = "worker" are not pushed to task actors; workers
 // lease them (pull). Concurrency, priorities, retries and backpressure are the same.
@@ -795,8 +794,7 @@ void on_report(self_ptr self, worker_call call, caf::response_promise rp) {
   auto apply = [call = std::move(call), lease_ms](task& t) -> status {
     millis now = now_ms();
     switch (call.kind) {
-    case worker_report::heartbeat:
-      return extend_lease(t, call.token, call.progress, lease_ms, now);
+    case worker_report::heartbeat: return extend_lease(t, call.token, call.progress, lease_ms, now);
     case worker_report::complete: return complete_leased(t, call.token, call.result, now);
     case worker_report::fail: {
       auto r = fail_leased(t, call.token, call.error, call.retryable, now);

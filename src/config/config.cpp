@@ -368,9 +368,9 @@ bool valid_type_name(std::string_view name) {
 }
 
 std::optional<handler_kind> parse_handler_kind(std::string_view s) {
-  for (handler_kind k : {handler_kind::noop, handler_kind::echo, handler_kind::sleep,
-                         handler_kind::fail, handler_kind::exec, handler_kind::webhook,
-                         handler_kind::worker}) {
+  for (handler_kind k :
+       {handler_kind::noop, handler_kind::echo, handler_kind::sleep, handler_kind::fail,
+        handler_kind::exec, handler_kind::webhook, handler_kind::worker}) {
     if (s == to_string(k)) return k;
   }
   return std::nullopt;

@@ -32,8 +32,8 @@ status check_lease(const task& t, std::string_view token) {
   return ok_status();
 }
 
-status extend_lease(task& t, std::string_view token, std::optional<int> progress,
-                    millis lease_ms, millis now) {
+status extend_lease(task& t, std::string_view token, std::optional<int> progress, millis lease_ms,
+                    millis now) {
   if (auto st = check_lease(t, token); !st) return st;
   t.lease_expires_at = now + lease_ms;
   if (progress) t.progress = *progress;
@@ -46,8 +46,8 @@ status complete_leased(task& t, std::string_view token, boost::json::value resul
   return complete_attempt(t, std::move(result), now);
 }
 
-result<attempt_end> fail_leased(task& t, std::string_view token, std::string error,
-                                bool retryable, millis now) {
+result<attempt_end> fail_leased(task& t, std::string_view token, std::string error, bool retryable,
+                                millis now) {
   if (auto st = check_lease(t, token); !st) return st.err();
   return fail_attempt(t, std::move(error), retryable, now);
 }
@@ -62,8 +62,7 @@ status append_leased_log(task& t, std::string_view token, const std::vector<std:
 
 result<attempt_end> expire_lease(task& t, std::string_view token, millis now) {
   if (auto st = check_lease(t, token); !st) return st.err();
-  if (t.lease_expires_at > now)
-    return make_error(errc::lease_lost, "the lease was extended");
+  if (t.lease_expires_at > now) return make_error(errc::lease_lost, "the lease was extended");
   return stall_attempt(t, "lease of worker " + t.worker + " expired", now);
 }
 

@@ -35,12 +35,12 @@ status grant_lease(task& t, const lease_grant& g, millis now);
 status check_lease(const task& t, std::string_view token);
 
 /// A heartbeat: the lease runs until now + lease_ms; progress (0..100) if given.
-status extend_lease(task& t, std::string_view token, std::optional<int> progress,
-                    millis lease_ms, millis now);
+status extend_lease(task& t, std::string_view token, std::optional<int> progress, millis lease_ms,
+                    millis now);
 
 status complete_leased(task& t, std::string_view token, boost::json::value result, millis now);
-result<attempt_end> fail_leased(task& t, std::string_view token, std::string error,
-                                bool retryable, millis now);
+result<attempt_end> fail_leased(task& t, std::string_view token, std::string error, bool retryable,
+                                millis now);
 /// Appends the worker's log lines to the task's log ("[attempt N] line").
 status append_leased_log(task& t, std::string_view token, const std::vector<std::string>& lines);
 

@@ -177,7 +177,8 @@ std::optional<task> decode_task(std::string_view bytes) {
   if (auto* lt = o.if_contains("lt"); lt && lt->is_string())
     t.lease_token = std::string(lt->get_string());
   read_int(o, "le", t.lease_expires_at);
-  if (auto* wk = o.if_contains("wk"); wk && wk->is_string()) t.worker = std::string(wk->get_string());
+  if (auto* wk = o.if_contains("wk"); wk && wk->is_string())
+    t.worker = std::string(wk->get_string());
   std::int32_t progress = 0;
   if (read_int(o, "pg", progress)) t.progress = progress;
   return t;

@@ -21,8 +21,8 @@ result<std::optional<std::int64_t>> int_field(const json::object& o, const char*
   else if (auto* u = v->if_uint64(); u && *u <= static_cast<std::uint64_t>(hi))
     n = static_cast<std::int64_t>(*u);
   else
-    return bad(std::string(key) + ": must be an integer between " + std::to_string(lo) +
-               " and " + std::to_string(hi));
+    return bad(std::string(key) + ": must be an integer between " + std::to_string(lo) + " and " +
+               std::to_string(hi));
   if (n < lo || n > hi)
     return bad(std::string(key) + ": must be between " + std::to_string(lo) + " and " +
                std::to_string(hi) + ", got " + std::to_string(n));
@@ -103,8 +103,8 @@ result<worker_call> parse_worker_call(worker_report kind, task_id id, const json
   case worker_report::fail: {
     auto* e = (*o)->if_contains("error");
     if (!e || !e->is_string() || e->get_string().size() > max_worker_error_bytes)
-      return bad("error: required, a string of at most " +
-                 std::to_string(max_worker_error_bytes) + " bytes");
+      return bad("error: required, a string of at most " + std::to_string(max_worker_error_bytes) +
+                 " bytes");
     call.error = std::string(e->get_string());
     if (auto* r = (*o)->if_contains("retryable")) {
       if (!r->is_bool()) return bad("retryable: must be true or false");

@@ -34,12 +34,12 @@ struct worker_call {
   worker_report kind = worker_report::heartbeat;
   task_id id = 0;
   std::string token;
-  std::optional<int> progress;          // heartbeat
-  std::optional<millis> lease_ms;       // heartbeat: default the lease's own length
-  boost::json::value result;            // complete
-  std::string error;                    // fail
-  bool retryable = true;                // fail
-  std::vector<std::string> lines;       // log
+  std::optional<int> progress;    // heartbeat
+  std::optional<millis> lease_ms; // heartbeat: default the lease's own length
+  boost::json::value result;      // complete
+  std::string error;              // fail
+  bool retryable = true;          // fail
+  std::vector<std::string> lines; // log
 };
 
 /// GET /api/v1/workers: who leased lately.
@@ -51,9 +51,9 @@ struct worker_info {
 };
 using worker_list = std::vector<worker_info>;
 
-inline constexpr std::size_t max_lease_tasks = 1000;       // "max"
-inline constexpr millis max_lease_wait_ms = 50000;           // "wait_ms" (long-poll)
-inline constexpr millis min_lease_ms = 1000;                 // "lease_ms"
+inline constexpr std::size_t max_lease_tasks = 1000; // "max"
+inline constexpr millis max_lease_wait_ms = 50000;   // "wait_ms" (long-poll)
+inline constexpr millis min_lease_ms = 1000;         // "lease_ms"
 inline constexpr millis max_lease_ms = 86400000;
 inline constexpr std::size_t max_worker_id_bytes = 200;      // "worker"
 inline constexpr std::size_t max_worker_log_lines = 1000;    // "lines" per call
