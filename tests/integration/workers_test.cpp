@@ -301,3 +301,27 @@ TEST_CASE("workers: bad input gets a clear 4xx and changes nothing") {
   CHECK(after.at("attempts") == 0);
   CHECK(c.get("/healthz").status == 200);
 }
+
+TEST_CASE("workers: the example workers (Python, Node) process tasks through taskd") {
+  taskd_process t(config_with(worker_types));
+  auto c = t.client();
+  json::array tasks;
+  for (int i = 0; i < 40; ++i) tasks.push_back({{"type", "render"}, {"payload", {{"i", i}}}});
+  REQUIRE(c.post("/api/v1/tasks/batch", json::object{{"tasks", tasks}}).status == 201);
+  const std::string url = "TASKD_URL=http://127.0.0.1:" + std::to_string(t.port());
+  const std::string dir = std::string(TASKD_SOURCE_DIR) + "/examples/workers/";
+  auto py = run_command({"env", url, "MAX_TASKS=20", "python3", dir + "worker.py", "render"}, 60s);
+  CHECK_MESSAGE(py.exit_code == 0, py.output);
+  auto node = run_command({"env", url, "MAX_TASKS=20", "node", dir + "worker.mjs", "render"}, 60s);
+  CHECK_MESSAGE(node.exit_code == 0, node.output);
+  auto all = list_all(c);
+  REQUIRE(all.size() == 40);
+  std::set<std::string> workers;
+  for (const auto& task : all) {
+    CHECK(task.at("status") == "completed");
+    CHECK(task.at("result").at("echo") == task.at("payload"));
+    CHECK(task.at("result").at("by") == task.at("worker"));
+    workers.insert(std::string(task.at("worker").as_string()));
+  }
+  CHECK(workers.size() == 2); // one Python, one Node process
+}

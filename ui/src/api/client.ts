@@ -6,6 +6,7 @@ import type {
   TaskPage,
   TimelineEntry,
   TypeInfo,
+  WorkerInfo,
 } from "./types";
 
 /** A non-2xx answer: `message` is the server's error.message when it sent one. */
@@ -94,4 +95,5 @@ export const api = {
       ...(type ? { type } : {}),
     }),
   info: () => request<AdminInfo>("GET", "/api/v1/admin/info"),
+  workers: () => request<{ workers: WorkerInfo[] }>("GET", "/api/v1/workers"),
 };

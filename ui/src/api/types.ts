@@ -101,6 +101,14 @@ export interface TaskLogs {
   lines: string[];
 }
 
+/** A remote worker (GET /api/v1/workers). */
+export interface WorkerInfo {
+  id: string;
+  last_seen: string;
+  types: string[];
+  in_flight: number;
+}
+
 /** A [bridge] mirror (PostgreSQL or Redis) and how far behind the change log it is. */
 export interface MirrorInfo {
   sink: string;

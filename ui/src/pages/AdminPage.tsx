@@ -4,6 +4,7 @@ import type { TypeInfo } from "../api/types";
 import { CleanForm } from "../components/CleanForm";
 import { InfoPanel } from "../components/InfoPanel";
 import { MirrorsPanel } from "../components/MirrorsPanel";
+import { WorkersPanel } from "../components/WorkersPanel";
 import { TypeTable } from "../components/TypeTable";
 import { useNow } from "../hooks/useNow";
 import { usePoll } from "../hooks/usePoll";
@@ -17,6 +18,7 @@ type Outcome = ({ ok: true } & ActionOutcome) | { ok: false; message: string };
 export function AdminPage() {
   const types = usePoll(api.types, POLL_MS);
   const info = usePoll(api.info, POLL_MS);
+  const workers = usePoll(api.workers, POLL_MS);
   const now = useNow();
   const [pending, setPending] = useState<AdminAction | null>(null);
   const [busy, setBusy] = useState(false);
@@ -77,6 +79,7 @@ export function AdminPage() {
         <CleanForm types={list} {...controls} />
         <InfoPanel info={info.data} error={info.error} />
       </div>
+      <WorkersPanel workers={workers.data?.workers ?? []} now={now} />
       <MirrorsPanel mirrors={info.data?.mirrors ?? []} />
     </div>
   );
