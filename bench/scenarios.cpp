@@ -664,3 +664,119 @@ scenario_result flow(net::io_context& ioc, const options& o) {
 }
 
 } // namespace bench
+
+namespace bench {
+
+// ---------------------------------------------------------------------------------------
+// worker_process: N tasks of a `handler = "worker"` type (concurrency 100), created first
+// (nothing runs them until a worker leases), then drained by remote workers over the HTTP
+// worker API: 2 "processes" x 50 slots (the peer's process_2proc_c50), each slot on its
+// own keep-alive connection looping lease (max 1) -> complete. Timed from the first lease
+// request to the last completion acknowledged.
+namespace {
+
+struct worker_slot_loop {
+  std::uint64_t target = 0;
+  std::uint64_t completed = 0;
+  std::uint64_t refused = 0;
+  std::uint64_t empty_leases = 0;
+  error_tally errors;
+  std::vector<double> cycle_ms; // lease sent -> completion acknowledged
+};
+
+void lease_next(worker_slot_loop& st, const std::shared_ptr<connection>& c,
+                const std::string& worker, const std::string& type) {
+  if (st.completed >= st.target) return;
+  auto sent = steady::now();
+  c->request(http::verb::post, "/api/v1/workers/lease",
+             "{\"worker\":\"" + worker + "\",\"types\":[\"" + type +
+                 "\"],\"max\":1,\"wait_ms\":200,\"lease_ms\":60000}",
+             [&st, c, worker, type, sent](http_result&& r) {
+               if (r.status != 200) {
+                 st.errors.add(r);
+                 if (st.errors.total() > 1000) return; // give up: reported
+                 return lease_next(st, c, worker, type);
+               }
+               auto body = json::parse(r.body);
+               const auto& tasks = body.at("tasks").as_array();
+               if (tasks.empty()) {
+                 st.empty_leases++;
+                 return lease_next(st, c, worker, type);
+               }
+               const auto& t = tasks.at(0);
+               std::string target = "/api/v1/tasks/" +
+                                    std::to_string(t.at("id").to_number<std::uint64_t>()) +
+                                    "/complete";
+               std::string token(t.at("lease").at("token").as_string());
+               c->request(http::verb::post, target, "{\"token\":\"" + token + "\",\"result\":null}",
+                          [&st, c, worker, type, sent](http_result&& done) {
+                            if (done.status == 200) {
+                              st.completed++;
+                              st.cycle_ms.push_back(ms_since(sent));
+                            } else if (done.status == 409) {
+                              st.refused++;
+                            } else {
+                              st.errors.add(done);
+                            }
+                            lease_next(st, c, worker, type);
+                          });
+             });
+}
+
+} // namespace
+
+scenario_result worker_process(net::io_context& ioc, const options& o) {
+  const std::uint64_t n = scaled(100000, o.scale);
+  const int procs = 2;
+  const int conc = o.conc > 0 ? o.conc : 50;
+  const std::string type = "remote";
+  blocking_client c(ioc, o.ep);
+  error_tally fill_errors;
+  auto te = steady::now();
+  std::uint64_t created = create_batches(c, type, n, "", fill_errors);
+  double enqueue_s = seconds_between(te, steady::now());
+
+  worker_slot_loop st;
+  st.target = created;
+  st.cycle_ms.reserve(created);
+  auto conns = open_connections(ioc, o.ep, static_cast<std::size_t>(procs * conc));
+  meter m(o.pid);
+  m.start();
+  auto t0 = steady::now();
+  for (std::size_t i = 0; i < conns.size(); ++i)
+    lease_next(st, conns[i], "bench-" + std::to_string(i / static_cast<std::size_t>(conc)), type);
+  run_until(ioc, [&st] { return st.completed >= st.target || st.errors.total() > 1000; });
+  double dt = seconds_between(t0, steady::now());
+  scenario_result res;
+  m.stop(res);
+  // Let the slots' last lease requests (long polls) end before the connections go.
+  run_until(ioc, [&conns] {
+    return std::none_of(conns.begin(), conns.end(), [](auto& k) { return k->busy(); });
+  });
+
+  scenario_result out;
+  out["variant"] = std::to_string(procs) + "proc_c" + std::to_string(conc);
+  out["jobs"] = created;
+  out["worker_procs"] = procs;
+  out["concurrency_per_proc"] = conc;
+  out["task_type"] = type;
+  out["completed"] = st.completed;
+  out["seconds"] = round_to(dt);
+  out["jobs_per_s"] = std::llround(static_cast<double>(st.completed) / dt);
+  out["measured"] = "tasks created first (a worker type runs nothing until leased), then "
+                    "2 x 50 HTTP worker slots, each looping lease(max 1) -> complete on its "
+                    "own keep-alive connection; seconds = first lease sent -> last completion "
+                    "acknowledged (client clock)";
+  out["lease_to_complete_ms"] = latency_summary(st.cycle_ms);
+  out["empty_leases"] = st.empty_leases;
+  out["lease_lost"] = st.refused;
+  out["preenqueue_s"] = round_to(enqueue_s);
+  out["preenqueue_jobs_per_s"] = std::llround(static_cast<double>(created) / enqueue_s);
+  out["verify_counts"] = get_type_counts(c, type).to_json();
+  out["fill_http_errors"] = fill_errors.total();
+  st.errors.report(out);
+  for (auto& [k, v] : res) out[k] = v;
+  return out;
+}
+
+} // namespace bench

@@ -44,6 +44,8 @@ scenario_result process_delayed(net::io_context& ioc, const options& o, int conc
 scenario_result e2e_latency(net::io_context& ioc, const options& o);
 /// Tasks flowing through under retention: RSS and disk over time (they should stay flat).
 scenario_result flow(net::io_context& ioc, const options& o);
+/// Remote workers over the HTTP worker API drain a worker type (2 x 50 slots).
+scenario_result worker_process(net::io_context& ioc, const options& o);
 /// Returns an empty object for the "fill" phase (its results go to the state file).
 scenario_result scale(net::io_context& ioc, const options& o);
 

@@ -127,6 +127,7 @@ int main(int argc, char** argv) {
         {"e2e_latency", [&] { return bench::e2e_latency(ioc, o); }},
         {"scale", [&] { return bench::scale(ioc, o); }},
         {"flow", [&] { return bench::flow(ioc, o); }},
+        {"worker_process", [&] { return bench::worker_process(ioc, o); }},
     };
     auto run = scenarios.find(o.scenario);
     if (run == scenarios.end()) {

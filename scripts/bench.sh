@@ -23,7 +23,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 all_scenarios=(enqueue_bulk enqueue_bulk_held enqueue_single enqueue_single_held
-  process_c50 process_c200 process_c50_delayed e2e_latency scale flow)
+  process_c50 process_c200 process_c50_delayed worker_process e2e_latency scale flow)
 known_scenarios=("${all_scenarios[@]}" process_c200_delayed)
 scenarios=()
 quick=0
@@ -137,6 +137,10 @@ concurrency = 50
 [types.scale]      # scale: created a day ahead, stays pending
 handler = "builtin:noop"
 concurrency = 50
+
+[types.remote]     # worker_process: drained by remote workers (2 x 50 HTTP slots)
+handler = "worker"
+concurrency = 100
 EOF
 }
 config=$work/bench.toml
