@@ -38,6 +38,7 @@ struct api_context {
   std::shared_ptr<oldest_pending_cache> oldest_pending = std::make_shared<oldest_pending_cache>();
   metrics* stats = nullptr; // Prometheus metrics; null in setups without them
   std::vector<std::shared_ptr<const mirror_status>> mirrors = {}; // [bridge] sinks
+  std::shared_ptr<std::atomic<bool>> draining = std::make_shared<std::atomic<bool>>(false);
 };
 
 /// Answers every request exactly once; never throws (errors become JSON responses).

@@ -7,7 +7,7 @@ packages=(
   build-essential cmake ninja-build ccache pkg-config clang-format
   libcaf-dev librocksdb-dev libboost1.81-dev libboost-json1.81-dev
   libspdlog-dev doctest-dev libtomlplusplus-dev libcli11-dev prometheus-cpp-dev prometheus
-  libpqxx-dev libhiredis-dev postgresql-15 redis-server
+  libpqxx-dev libhiredis-dev libssl-dev postgresql-15 redis-server
   curl jq espeak-ng sox python3
 )
 # The browser tests run Debian's Chromium (headless); images that only build taskd skip it.
@@ -41,7 +41,7 @@ node -e 'const [a,b]=process.versions.node.split(".").map(Number); if (a<20||(a=
 
 # The UI's packages, exactly as locked; reinstalled only when the lock file changed.
 cd "$(dirname "$0")/.."
-npm_dirs=(ui)
+npm_dirs=(ui tests/faktory)
 [ -n "${TASKD_SETUP_NO_BROWSER:-}" ] || npm_dirs+=(tests/e2e)
 for dir in "${npm_dirs[@]}"; do
   [ -f "$dir/package-lock.json" ] || continue

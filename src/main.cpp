@@ -17,6 +17,7 @@
 #include "mirror/redis_sink.hpp"
 #include "actors/scheduler_actor.hpp"
 #include "http/api.hpp"
+#include "http/faktory_server.hpp"
 #include "src/config/config.hpp"
 #include "src/core/clock.hpp"
 #include "src/logging/logging.hpp"
@@ -165,10 +166,24 @@ int main(int argc, char** argv) {
   }
   spdlog::info("taskd listening on http://{}:{} (data in {})", cfg->server.host, server.port(),
                cfg->server.data_dir);
+  std::unique_ptr<http::faktory_server> faktory;
+  if (cfg->faktory) {
+    faktory =
+        std::make_unique<http::faktory_server>(ctx, *cfg->faktory, cfg->server.max_body_bytes);
+    try {
+      faktory->start();
+    } catch (const std::exception& e) {
+      spdlog::critical("cannot listen for Faktory on {}:{}: {}", cfg->faktory->host,
+                       cfg->faktory->port, e.what());
+      return 1;
+    }
+    spdlog::info("Faktory protocol on {}:{}", cfg->faktory->host, faktory->port());
+  }
 
   int sig = 0;
   sigwait(&signals, &sig);
   spdlog::info("signal {}: draining (grace {} ms)", sig, cfg->limits.shutdown_grace_ms);
+  ctx.draining->store(true);
 
   bool drained = false;
   {
@@ -179,6 +194,7 @@ int main(int argc, char** argv) {
                  [&](caf::error& e) { spdlog::error("drain failed: {}", caf::to_string(e)); });
   }
   server.stop();
+  if (faktory) faktory->stop();
   caf::anon_send_exit(pruner, caf::exit_reason::user_shutdown);
   caf::anon_send_exit(bridge, caf::exit_reason::user_shutdown);
   for (auto& m : mirrors) caf::anon_send_exit(m, caf::exit_reason::user_shutdown);

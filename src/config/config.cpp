@@ -344,6 +344,32 @@ void read_redis_mirror(const toml::table& bridge, bridge_config& out, problems& 
   out.redis = std::move(rd);
 }
 
+void read_faktory(const toml::table& root, config& cfg, problems& errs) {
+  const std::string path = "faktory";
+  const toml::table* table = read_table(root, "faktory", "", errs);
+  if (table == nullptr) return;
+  check_keys(*table, path, {"listen", "password", "allow_flush"}, errs);
+  faktory_config fk;
+  if (auto listen = read_string(*table, "listen", path, errs)) {
+    auto parsed = parse_listen(*listen);
+    if (parsed) {
+      fk.host = parsed->first;
+      fk.port = parsed->second;
+    } else {
+      errs.add(path + ".listen", parsed.err().message);
+    }
+  }
+  if (auto pw = read_string(*table, "password", path, errs)) fk.password = *pw;
+  if (const toml::node* flush = table->get("allow_flush")) {
+    if (const auto* b = flush->as_boolean())
+      fk.allow_flush = b->get();
+    else
+      errs.add(path + ".allow_flush",
+               std::string("must be true or false, got ") + type_name(*flush));
+  }
+  cfg.faktory = std::move(fk);
+}
+
 void read_bridge(const toml::table& root, bridge_config& br, problems& errs) {
   const std::string path = "bridge";
   const toml::table* table = read_table(root, "bridge", "", errs);
@@ -503,7 +529,7 @@ type_config read_type(std::string_view name, const toml::table& table, problems&
   type.name = std::string(name);
   check_keys(table, path,
              {"handler", "command", "url", "concurrency", "mode", "max_attempts", "backoff",
-              "timeout_ms", "max_pending"},
+              "timeout_ms", "max_pending", "queue"},
              errs);
   bool handler_known = read_handler(table, path, type, errs);
   read_command(table, path, type, errs);
@@ -511,6 +537,14 @@ type_config read_type(std::string_view name, const toml::table& table, problems&
   if (handler_known) check_handler_fields(table, path, type, errs);
   read_int(table, "concurrency", path, 1, 10000, type.concurrency, errs);
   read_mode(table, path, type, errs);
+  if (auto queue = read_string(table, "queue", path, errs)) {
+    if (type.handler != handler_kind::worker)
+      errs.add(path + ".queue", "only allowed with handler = \"worker\"");
+    else if (queue->empty() || queue->find(' ') != std::string::npos)
+      errs.add(path + ".queue", "must be a non-empty name without spaces");
+    else
+      type.queue = *queue;
+  }
   if (type.handler == handler_kind::worker && type.mode == task_mode::sync)
     errs.add(path + ".mode", "\"sync\" is not supported with handler = \"worker\" yet");
   read_int(table, "max_attempts", path, 1, 1000, type.max_attempts, errs);
@@ -578,7 +612,8 @@ result<config> parse_config(std::string_view toml_text, std::string_view source_
   config cfg;
   problems errs;
   check_keys(root, "",
-             {"log_level", "server", "logging", "limits", "retention", "events", "bridge", "types"},
+             {"log_level", "server", "logging", "limits", "retention", "events", "bridge",
+              "faktory", "types"},
              errs);
   read_log_level(root, cfg, errs);
   read_server(root, cfg.server, errs);
@@ -586,6 +621,7 @@ result<config> parse_config(std::string_view toml_text, std::string_view source_
   read_retention(root, cfg.retention, errs);
   read_events(root, cfg.events, errs);
   read_bridge(root, cfg.bridge, errs);
+  read_faktory(root, cfg, errs);
   read_logging(root, cfg.logging, errs);
   read_types(root, cfg, errs);
   if (!errs.empty()) return config_error(errs.joined());

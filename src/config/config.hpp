@@ -29,6 +29,7 @@ struct type_config {
   backoff_policy backoff{backoff_kind::exponential, 1000};
   millis timeout_ms = 30000;
   std::optional<std::uint64_t> max_pending; // per-type admission bound
+  std::string queue = "default";            // worker types: the Faktory queue FETCH takes
 };
 
 struct server_config {
@@ -112,6 +113,14 @@ struct bridge_config {
   millis retry_max_ms = 10000;
 };
 
+/// [faktory]: the Faktory worker protocol on its own port (absent: no listener).
+struct faktory_config {
+  std::string host = "127.0.0.1";
+  std::uint16_t port = 7419;
+  std::string password;     // empty: no password (clients send none)
+  bool allow_flush = false; // FLUSH deletes every finished task; refused unless enabled
+};
+
 struct config {
   server_config server;
   logging_config logging;
@@ -119,6 +128,7 @@ struct config {
   retention_config retention;
   events_config events;
   bridge_config bridge;
+  std::optional<faktory_config> faktory;
   std::string log_level = "info"; // trace|debug|info|warn|error|critical|off
   std::map<std::string, type_config, std::less<>> types;
 };

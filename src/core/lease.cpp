@@ -2,6 +2,8 @@
 
 #include <random>
 
+#include "src/core/faktory_job.hpp"
+
 namespace taskd {
 
 std::string new_lease_token() {
@@ -19,7 +21,8 @@ status grant_lease(task& t, const lease_grant& g, millis now) {
   if (auto st = start_attempt(t, now); !st) return st;
   t.lease_token = g.token;
   t.worker = g.worker;
-  t.lease_expires_at = now + g.lease_ms;
+  // lease_ms 0: the length the task asked for (a Faktory job's reserve_for).
+  t.lease_expires_at = now + (g.lease_ms > 0 ? g.lease_ms : faktory_reserve_ms(t));
   t.progress.reset();
   return ok_status();
 }

@@ -25,7 +25,7 @@ std::string new_lease_token();
 struct lease_grant {
   std::string token;
   std::string worker;
-  millis lease_ms = 60000;
+  millis lease_ms = 60000; // 0: the task's own (its Faktory reserve_for)
 };
 
 /// pending -> in_progress, held by `g.worker` until now + lease_ms.

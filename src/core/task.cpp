@@ -122,6 +122,7 @@ std::string encode_task(const task& t) {
   }
   if (!t.worker.empty()) o["wk"] = t.worker;
   if (t.progress) o["pg"] = *t.progress;
+  if (!t.meta.is_null()) o["mt"] = t.meta;
   return json::serialize(o);
 }
 
@@ -181,6 +182,7 @@ std::optional<task> decode_task(std::string_view bytes) {
     t.worker = std::string(wk->get_string());
   std::int32_t progress = 0;
   if (read_int(o, "pg", progress)) t.progress = progress;
+  if (auto* mt = o.if_contains("mt")) t.meta = *mt;
   return t;
 }
 

@@ -75,6 +75,9 @@ struct task {
   std::string worker;
   millis lease_expires_at = 0;
   std::optional<std::int32_t> progress;
+  /// What a protocol adapter keeps with the task (Faktory: retry, reserve_for, queue,
+  /// custom); null when none. Not in the API object.
+  boost::json::value meta;
 };
 
 inline constexpr std::size_t task_log_max_bytes = 16 * 1024;
