@@ -21,4 +21,6 @@ COPY --from=build /src/build/taskd /usr/local/bin/taskd
 COPY scripts/examples scripts/examples
 VOLUME /app/data
 EXPOSE 8080
+# 0.0.0.0 inside the container needs an API token (docker run -e TASKD_API_TOKEN=...);
+# without one taskd refuses to start and says so. --insecure lifts that, knowingly.
 ENTRYPOINT ["taskd", "--listen", "0.0.0.0:8080", "--data-dir", "/app/data"]

@@ -8,6 +8,7 @@
 #include <spdlog/spdlog.h>
 
 #include "http/event_socket.hpp"
+#include "http/auth.hpp"
 #include "http/routes.hpp"
 #include "http/ui_assets.hpp"
 #include "src/logging/logging.hpp"
@@ -21,6 +22,8 @@ int http_status(errc code) {
   case errc::unknown_type: return 400;
   case errc::not_found: return 404;
   case errc::method_not_allowed: return 405;
+  case errc::unauthorized: return 401;
+  case errc::forbidden: return 403;
   case errc::conflict: return 409;
   case errc::lease_lost: return 409;
   case errc::payload_too_large: return 413;
@@ -68,6 +71,7 @@ void route(const exchange& ex, const request& req) {
                    std::string(asset->content_type).c_str(),
                    page ? "no-cache" : "public, max-age=31536000, immutable");
   }
+  if (auto access = check_access(ex.ctx, req, path, query); !access) return ex.fail(access.err());
   // GET /healthz: the process is up.
   if (parts.size() == 1 && parts[0] == "healthz") {
     if (method != verb::get && method != verb::head) return not_allowed();
@@ -190,6 +194,10 @@ void route(const exchange& ex, const request& req) {
 connection_taker upgrade_request(const api_context& ctx, const request& req) {
   std::string_view target(req.target().data(), req.target().size());
   if (target.substr(0, target.find('?')) != "/api/v1/events") return {};
+  auto qpos = target.find('?');
+  std::string_view query =
+      qpos == std::string_view::npos ? std::string_view{} : target.substr(qpos + 1);
+  if (!check_access(ctx, req, "/api/v1/events", query)) return {}; // answered 401 as a request
   if (!ctx.bridge || !ctx.subscribers || ctx.subscribers->load() >= ctx.cfg->events.max_subscribers)
     return {}; // answered as a plain request: 503 below
   event_socket_context ev{ctx.bridge, ctx.cfg->events, ctx.subscribers, ctx.event_backlog};

@@ -9,6 +9,11 @@ void exchange::send(beast_http::status st, std::string body, const char* content
   response res{st, version};
   res.set(beast_http::field::content_type, content_type);
   if (cache_control) res.set(beast_http::field::cache_control, cache_control);
+  // The UI loads only its own embedded files and talks only to this server.
+  res.set("Content-Security-Policy",
+          "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+          "connect-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'");
+  res.set("X-Content-Type-Options", "nosniff");
   res.keep_alive(keep_alive);
   res.body() = std::move(body);
   res.prepare_payload();
@@ -23,6 +28,7 @@ void exchange::fail(const error& e) const {
   int st = http_status(e.code);
   auto res = error_response(version, keep_alive, errc_name(e.code), st, e.message);
   if (e.code == errc::too_many_pending) res.set(beast_http::field::retry_after, "1");
+  if (e.code == errc::unauthorized) res.set(beast_http::field::www_authenticate, "Bearer");
   if (st >= 500) spdlog::error("request failed: {}", e.message);
   respond(std::move(res));
 }

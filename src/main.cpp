@@ -17,6 +17,7 @@
 #include "mirror/redis_sink.hpp"
 #include "actors/scheduler_actor.hpp"
 #include "http/api.hpp"
+#include "http/auth.hpp"
 #include "http/faktory_server.hpp"
 #include "src/config/config.hpp"
 #include "src/core/clock.hpp"
@@ -44,11 +45,14 @@ int check_config(const std::string& path) {
 int main(int argc, char** argv) {
   CLI::App app{"taskd: a durable task engine"};
   std::string config_path, listen, data_dir, log_level, check_path;
+  bool insecure = false;
   app.add_option("--config", config_path, "TOML config file (default: the embedded config)");
   app.add_option("--listen", listen, "HOST:PORT to listen on (overrides server.listen)");
   app.add_option("--data-dir", data_dir, "RocksDB data directory (overrides server.data_dir)");
   app.add_option("--log-level", log_level, "trace|debug|info|warn|error|critical|off");
   app.add_option("--check-config", check_path, "validate a config file, print errors, exit");
+  app.add_flag("--insecure", insecure,
+               "allow listening on a non-loopback address without an API token");
   CLI11_PARSE(app, argc, argv);
 
   if (!check_path.empty()) return check_config(check_path);
@@ -70,6 +74,12 @@ int main(int argc, char** argv) {
     cfg->server.port = hp->second;
   }
   if (!data_dir.empty()) cfg->server.data_dir = data_dir;
+  if (!http::is_loopback_host(cfg->server.host) && cfg->server.api_token.empty() && !insecure) {
+    std::cerr << "refusing to listen on " << cfg->server.host
+              << " without an API token: anyone who can reach it could read and change "
+                 "every task. Set [server] api_token or TASKD_API_TOKEN, or pass --insecure.\n";
+    return 2;
+  }
   if (!log_level.empty()) cfg->log_level = log_level;
   auto level = spdlog::level::from_str(cfg->log_level);
   if (level == spdlog::level::off && cfg->log_level != "off") {

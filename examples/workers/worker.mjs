@@ -6,6 +6,8 @@
 //
 //   TASKD_URL=http://127.0.0.1:8080 node worker.mjs render [more types...]
 //
+// TASKD_API_TOKEN is sent as a Bearer token when set.
+//
 // Set MAX_TASKS to stop after that many tasks (used by the tests).
 import os from "node:os";
 
@@ -16,7 +18,10 @@ const LEASE_MS = 30_000;
 async function call(path, body) {
   const res = await fetch(URL + path, {
     method: "POST",
-    headers: { "Content-Type": "application/json" },
+    headers: {
+      "Content-Type": "application/json",
+      ...(process.env.TASKD_API_TOKEN ? { Authorization: `Bearer ${process.env.TASKD_API_TOKEN}` } : {}),
+    },
     body: JSON.stringify(body),
   });
   return { status: res.status, body: await res.json() };

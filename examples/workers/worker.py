@@ -6,6 +6,7 @@ works, and reports the result or the error. Usage:
 
     TASKD_URL=http://127.0.0.1:8080 python3 worker.py render [more types...]
 
+TASKD_API_TOKEN is sent as a Bearer token when set.
 Set MAX_TASKS to stop after that many tasks (used by the tests).
 """
 import json
@@ -22,7 +23,10 @@ LEASE_MS = 30_000
 
 
 def call(path, body):
-    req = urllib.request.Request(URL + path, json.dumps(body).encode(), {"Content-Type": "application/json"})
+    headers = {"Content-Type": "application/json"}
+    if os.environ.get("TASKD_API_TOKEN"):
+        headers["Authorization"] = "Bearer " + os.environ["TASKD_API_TOKEN"]
+    req = urllib.request.Request(URL + path, json.dumps(body).encode(), headers)
     try:
         with urllib.request.urlopen(req, timeout=70) as resp:
             return resp.status, json.load(resp)

@@ -192,7 +192,16 @@ void read_server(const toml::table& root, server_config& server, problems& errs)
   const std::string path = "server";
   const toml::table* table = read_table(root, "server", "", errs);
   if (table == nullptr) return;
-  check_keys(*table, path, {"listen", "data_dir", "max_body_bytes"}, errs);
+  check_keys(*table, path,
+             {"listen", "data_dir", "max_body_bytes", "api_token", "metrics_require_token"}, errs);
+  if (auto token = read_string(*table, "api_token", path, errs)) server.api_token = *token;
+  if (const toml::node* m = table->get("metrics_require_token")) {
+    if (const auto* b = m->as_boolean())
+      server.metrics_require_token = b->get();
+    else
+      errs.add(path + ".metrics_require_token",
+               std::string("must be true or false, got ") + type_name(*m));
+  }
   if (auto listen = read_string(*table, "listen", path, errs)) {
     auto parsed = parse_listen(*listen);
     if (parsed) {
@@ -617,6 +626,9 @@ result<config> parse_config(std::string_view toml_text, std::string_view source_
              errs);
   read_log_level(root, cfg, errs);
   read_server(root, cfg.server, errs);
+  // The token may come from the environment, keeping it out of the file.
+  if (const char* token = std::getenv("TASKD_API_TOKEN"); token != nullptr && *token != '\0')
+    cfg.server.api_token = token;
   read_limits(root, cfg.limits, errs);
   read_retention(root, cfg.retention, errs);
   read_events(root, cfg.events, errs);

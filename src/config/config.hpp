@@ -37,6 +37,10 @@ struct server_config {
   std::uint16_t port = 8080;
   std::string data_dir = "data";
   std::size_t max_body_bytes = 1048576;
+  /// When set (or env TASKD_API_TOKEN), /api requests and the event stream need
+  /// "Authorization: Bearer <token>"; /metrics too with metrics_require_token.
+  std::string api_token;
+  bool metrics_require_token = false;
 };
 
 struct limits_config {

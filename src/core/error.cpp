@@ -9,6 +9,8 @@ const char* errc_name(errc code) {
   case errc::unknown_type: return "unknown_type";
   case errc::not_found: return "not_found";
   case errc::method_not_allowed: return "method_not_allowed";
+  case errc::unauthorized: return "unauthorized";
+  case errc::forbidden: return "forbidden";
   case errc::conflict: return "conflict";
   case errc::lease_lost: return "lease_lost";
   case errc::payload_too_large: return "payload_too_large";

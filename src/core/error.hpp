@@ -14,6 +14,8 @@ enum class errc {
   unknown_type,       // 400: task type not configured
   not_found,          // 404
   method_not_allowed, // 405
+  unauthorized,       // 401: no or a wrong API token
+  forbidden,          // 403: a cross-site request
   conflict,           // 409: the task is not in a state that allows this
   lease_lost,         // 409: a worker's token is not the task's current lease
   payload_too_large,  // 413

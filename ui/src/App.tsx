@@ -1,4 +1,5 @@
 import { ConnectionIndicator } from "./components/ConnectionIndicator";
+import { TokenGate } from "./components/TokenGate";
 import { AdminPage } from "./pages/AdminPage";
 import { TasksPage } from "./pages/TasksPage";
 
@@ -26,6 +27,7 @@ export function App({ pathname }: { pathname: string }) {
         <ConnectionIndicator />
       </nav>
       <main>{route === "admin" ? <AdminPage /> : <TasksPage />}</main>
+      <TokenGate />
     </>
   );
 }

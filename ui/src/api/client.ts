@@ -8,6 +8,7 @@ import type {
   TypeInfo,
   WorkerInfo,
 } from "./types";
+import { announceUnauthorized, getToken } from "../lib/auth";
 
 /** A non-2xx answer: `message` is the server's error.message when it sent one. */
 export class ApiError extends Error {
@@ -28,7 +29,11 @@ export function errorMessage(e: unknown): string {
 }
 
 async function request<T>(method: string, path: string, body?: unknown): Promise<T> {
-  const init: RequestInit = { method, headers: { Accept: "application/json" } };
+  const token = getToken();
+  const init: RequestInit = {
+    method,
+    headers: { Accept: "application/json", ...(token ? { Authorization: `Bearer ${token}` } : {}) },
+  };
   if (body !== undefined) {
     init.body = JSON.stringify(body);
     init.headers = { ...init.headers, "Content-Type": "application/json" };
@@ -48,6 +53,7 @@ async function request<T>(method: string, path: string, body?: unknown): Promise
       data = null;
     }
   }
+  if (res.status === 401) announceUnauthorized();
   if (!res.ok) {
     const err = (data as { error?: { code?: unknown; message?: unknown } } | null)?.error;
     const code = typeof err?.code === "string" ? err.code : `http_${res.status}`;

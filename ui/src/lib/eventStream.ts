@@ -201,6 +201,7 @@ export class EventStream {
   }
 }
 
-export function eventsUrl(loc: Pick<Location, "protocol" | "host">): string {
-  return `${loc.protocol === "https:" ? "wss" : "ws"}://${loc.host}/api/v1/events`;
+export function eventsUrl(loc: Pick<Location, "protocol" | "host">, token: string | null = null): string {
+  const base = `${loc.protocol === "https:" ? "wss" : "ws"}://${loc.host}/api/v1/events`;
+  return token ? `${base}?access_token=${encodeURIComponent(token)}` : base;
 }
