@@ -28,13 +28,23 @@ response error_response(unsigned version, bool keep_alive, const char* code, int
 
 namespace {
 
-constexpr auto read_timeout = std::chrono::seconds(60);
+/// Counts a live connection while it exists.
+struct connection_slot {
+  std::shared_ptr<std::atomic<std::size_t>> open;
+  explicit connection_slot(std::shared_ptr<std::atomic<std::size_t>> n) : open(std::move(n)) {}
+  ~connection_slot() {
+    if (open) open->fetch_sub(1);
+  }
+  connection_slot(const connection_slot&) = delete;
+  connection_slot& operator=(const connection_slot&) = delete;
+};
 
 class session : public std::enable_shared_from_this<session> {
 public:
   session(tcp::socket&& socket, const server_options& options, const request_handler& handler,
-          const upgrade_handler& upgrade)
-      : stream_(std::move(socket)), options_(options), handler_(handler), upgrade_(upgrade) {}
+          const upgrade_handler& upgrade, std::shared_ptr<connection_slot> slot)
+      : stream_(std::move(socket)), options_(options), handler_(handler), upgrade_(upgrade),
+        slot_(std::move(slot)) {}
 
   void run() {
     net::dispatch(stream_.get_executor(), [self = shared_from_this()] { self->read(); });
@@ -44,7 +54,7 @@ private:
   void read() {
     parser_.emplace();
     parser_->body_limit(options_.max_body_bytes);
-    stream_.expires_after(read_timeout);
+    stream_.expires_after(options_.request_timeout);
     beast_http::async_read_header(
         stream_, buffer_, *parser_,
         [self = shared_from_this()](beast::error_code ec, std::size_t) { self->on_header(ec); });
@@ -109,7 +119,7 @@ private:
   void write(response res) {
     auto sp = std::make_shared<response>(std::move(res));
     sp->set(beast_http::field::server, "taskd");
-    stream_.expires_after(read_timeout);
+    stream_.expires_after(options_.request_timeout);
     beast_http::async_write(stream_, *sp,
                             [self = shared_from_this(), sp](beast::error_code ec, std::size_t) {
                               if (ec || !sp->keep_alive()) return self->close();
@@ -128,7 +138,21 @@ private:
   const server_options& options_;
   const request_handler& handler_;
   const upgrade_handler& upgrade_;
+  std::shared_ptr<connection_slot> slot_;
 };
+
+/// Over the connection limit: a short 503, then close.
+void refuse_connection(tcp::socket socket, std::size_t limit) {
+  auto sock = std::make_shared<tcp::socket>(std::move(socket));
+  auto res = std::make_shared<response>(error_response(
+      11, false, "unavailable", 503,
+      "too many open connections (server.max_connections = " + std::to_string(limit) + ")"));
+  beast_http::async_write(*sock, *res, [sock, res](beast::error_code, std::size_t) {
+    beast::error_code ec;
+    sock->shutdown(tcp::socket::shutdown_both, ec);
+    sock->close(ec);
+  });
+}
 
 } // namespace
 
@@ -151,8 +175,15 @@ struct server::listener : std::enable_shared_from_this<server::listener> {
       if (ec == net::error::operation_aborted) return;
       if (!ec) {
         socket.set_option(tcp::no_delay(true), ec);
-        std::make_shared<session>(std::move(socket), self->options_, self->handler_, self->upgrade_)
-            ->run();
+        if (self->open_->fetch_add(1) >= self->options_.max_connections) {
+          self->open_->fetch_sub(1);
+          refuse_connection(std::move(socket), self->options_.max_connections);
+        } else {
+          auto slot = std::make_shared<connection_slot>(self->open_);
+          std::make_shared<session>(std::move(socket), self->options_, self->handler_,
+                                    self->upgrade_, std::move(slot))
+              ->run();
+        }
       } else {
         spdlog::warn("accept failed: {}", ec.message());
       }
@@ -165,6 +196,7 @@ struct server::listener : std::enable_shared_from_this<server::listener> {
   const server_options& options_;
   const request_handler& handler_;
   const upgrade_handler& upgrade_;
+  std::shared_ptr<std::atomic<std::size_t>> open_ = std::make_shared<std::atomic<std::size_t>>(0);
 };
 
 server::server(server_options options, request_handler handler, upgrade_handler upgrade)

@@ -30,6 +30,12 @@ struct server_options {
   std::uint16_t port = 8080;
   std::size_t max_body_bytes = 1048576;
   int threads = 2;
+  /// Open HTTP connections at most; more are answered 503 and closed. (WebSocket streams
+  /// are bounded by events.max_subscribers.)
+  std::size_t max_connections = 10000;
+  /// How long one request may take to arrive (headers and body) and an idle keep-alive
+  /// connection may stay open: slow or silent clients are cut off.
+  std::chrono::milliseconds request_timeout{60000};
 };
 
 class server {

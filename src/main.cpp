@@ -161,7 +161,12 @@ int main(int argc, char** argv) {
       bridge, subscribers, started_at};
   ctx.stats = &stats;
   ctx.mirrors = mirror_statuses;
-  http::server_options ho{cfg->server.host, cfg->server.port, cfg->server.max_body_bytes, 2};
+  http::server_options ho{cfg->server.host,
+                          cfg->server.port,
+                          cfg->server.max_body_bytes,
+                          2,
+                          cfg->server.max_connections,
+                          std::chrono::milliseconds(cfg->server.request_timeout_ms)};
   http::server server(
       ho,
       [&ctx](http::request&& req, http::responder r) {

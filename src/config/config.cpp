@@ -193,7 +193,11 @@ void read_server(const toml::table& root, server_config& server, problems& errs)
   const toml::table* table = read_table(root, "server", "", errs);
   if (table == nullptr) return;
   check_keys(*table, path,
-             {"listen", "data_dir", "max_body_bytes", "api_token", "metrics_require_token"}, errs);
+             {"listen", "data_dir", "max_body_bytes", "api_token", "metrics_require_token",
+              "max_connections", "request_timeout_ms"},
+             errs);
+  read_int(*table, "max_connections", path, 1, 1000000, server.max_connections, errs);
+  read_int(*table, "request_timeout_ms", path, 100, 3600000, server.request_timeout_ms, errs);
   if (auto token = read_string(*table, "api_token", path, errs)) server.api_token = *token;
   if (const toml::node* m = table->get("metrics_require_token")) {
     if (const auto* b = m->as_boolean())

@@ -41,6 +41,8 @@ struct server_config {
   /// "Authorization: Bearer <token>"; /metrics too with metrics_require_token.
   std::string api_token;
   bool metrics_require_token = false;
+  std::size_t max_connections = 10000; // open HTTP connections; more get 503 and are closed
+  millis request_timeout_ms = 60000;   // a request must arrive within this; idle keep-alive too
 };
 
 struct limits_config {

@@ -117,3 +117,36 @@ TEST_CASE("security: a non-loopback listen address needs a token or --insecure")
   CHECK(started.output.find("refusing to listen") == std::string::npos);
   CHECK(started.output.find("taskd listening on http://0.0.0.0:") != std::string::npos);
 }
+
+TEST_CASE("security: a connection limit refuses the excess cleanly; slow clients are cut off") {
+  taskd_process t(config_with(echo_type, "", "max_connections = 20\nrequest_timeout_ms = 1000"));
+  auto port = t.port();
+  // 20 idle connections hold every slot.
+  std::vector<std::unique_ptr<raw_connection>> idle;
+  for (int i = 0; i < 20; ++i) {
+    idle.push_back(std::make_unique<raw_connection>(port));
+    REQUIRE(idle.back()->connected());
+  }
+  raw_connection extra(port);
+  auto refused = extra.read_until("}", 5s);
+  CHECK(refused.find("HTTP/1.1 503") == 0);
+  CHECK(refused.find("too many open connections (server.max_connections = 20)") !=
+        std::string::npos);
+  // Silent connections are closed after request_timeout_ms, freeing their slots; a
+  // client sending its headers one byte at a time is cut off the same way.
+  raw_connection slow(port);
+  wait_until(
+      [&] { return http_request("127.0.0.1", port, "GET", "/healthz", "", 2s).status == 200; }, 10s,
+      "a slot to free up after the idle connections time out");
+  REQUIRE(slow.connected());
+  auto start = steady::now();
+  std::string header = "GET /healthz HTTP/1.1\r\nHost: x\r\nX-Slow: ";
+  bool cut = false;
+  for (int i = 0; i < 100 && !cut; ++i) {
+    cut = !slow.send(std::string(1, header[static_cast<std::size_t>(i) % header.size()]));
+    if (!cut) cut = slow.read_until("\n", 100ms).size() > 0 || elapsed_ms(start) > 5000;
+  }
+  CHECK(cut);
+  CHECK(elapsed_ms(start) < 5000);
+  CHECK(t.client().get("/healthz").status == 200);
+}
