@@ -29,7 +29,7 @@ concurrency = 2
 [types.flaky]
 handler = "builtin:fail"
 max_attempts = 3
-backoff = { type = "fixed", delay_ms = 300 }
+backoff = { type = "fixed", delay_ms = 1000 }
 `;
 
 // ---------------------------------------------------------------------------------------
