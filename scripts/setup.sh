@@ -4,7 +4,7 @@
 set -euo pipefail
 
 packages=(
-  build-essential cmake ninja-build ccache pkg-config clang-format
+  build-essential cmake ninja-build ccache pkg-config clang-format clang libclang-rt-14-dev
   libcaf-dev librocksdb-dev libboost1.81-dev libboost-json1.81-dev
   libspdlog-dev doctest-dev libtomlplusplus-dev libcli11-dev prometheus-cpp-dev prometheus
   libpqxx-dev libhiredis-dev libssl-dev postgresql-15 redis-server

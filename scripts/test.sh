@@ -4,6 +4,7 @@
 #  2. release build (-Wall -Wextra -Werror): unit and integration tests (real taskd processes;
 #     the mirror tests against the PostgreSQL 15 and Redis started here on private ports)
 #  3. ASan+UBSan build of the unit tests
+#  4. libFuzzer targets of the parsers (scripts/fuzz.sh), 20 s each
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export CCACHE_DIR=${CCACHE_DIR:-$HOME/.cache/ccache}
@@ -46,5 +47,8 @@ fi
 cmake --build build-asan --target unit_tests --parallel "$(nproc)"
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
   build-asan/unit_tests
+
+step "fuzzing the parsers (libFuzzer, 20 s per target)"
+scripts/fuzz.sh 20
 
 step "all tests passed"

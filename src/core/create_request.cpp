@@ -1,5 +1,7 @@
 #include "src/core/create_request.hpp"
 
+#include <cmath>
+
 #include <boost/json.hpp>
 
 #include "src/core/clock.hpp"
@@ -7,6 +9,20 @@
 namespace json = boost::json;
 
 namespace taskd {
+
+std::optional<std::int64_t> json_integer(const json::value& v) {
+  if (auto* i = v.if_int64()) return *i;
+  if (auto* u = v.if_uint64()) {
+    if (*u > static_cast<std::uint64_t>(INT64_MAX)) return std::nullopt;
+    return static_cast<std::int64_t>(*u);
+  }
+  if (auto* d = v.if_double()) {
+    // Range first: converting a double outside int64's range is undefined behaviour.
+    if (!(*d >= -9.2e18 && *d <= 9.2e18) || std::trunc(*d) != *d) return std::nullopt;
+    return static_cast<std::int64_t>(*d);
+  }
+  return std::nullopt;
+}
 
 namespace {
 
@@ -16,18 +32,7 @@ error bad(const std::string& prefix, const std::string& field, const std::string
   return make_error(errc::invalid_request, prefix + field + ": " + what);
 }
 
-std::optional<std::int64_t> as_int(const json::value& v) {
-  if (auto* i = v.if_int64()) return *i;
-  if (auto* u = v.if_uint64()) {
-    if (*u > static_cast<std::uint64_t>(INT64_MAX)) return std::nullopt;
-    return static_cast<std::int64_t>(*u);
-  }
-  if (auto* d = v.if_double()) {
-    if (*d != static_cast<double>(static_cast<std::int64_t>(*d))) return std::nullopt;
-    return static_cast<std::int64_t>(*d);
-  }
-  return std::nullopt;
-}
+std::optional<std::int64_t> as_int(const json::value& v) { return json_integer(v); }
 
 result<std::int64_t> int_in(const json::value& v, const std::string& prefix, const char* field,
                             std::int64_t lo, std::int64_t hi) {

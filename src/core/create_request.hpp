@@ -9,6 +9,9 @@
 
 namespace taskd {
 
+/// An integer JSON value (an integral double counts) that fits int64; nullopt otherwise.
+std::optional<std::int64_t> json_integer(const boost::json::value& v);
+
 /// Turns one create request object into a new pending task, with the type's settings as
 /// defaults. Errors are invalid_request (naming the field) or unknown_type (listing the
 /// known types). Nothing is written here.

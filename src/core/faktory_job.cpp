@@ -38,10 +38,9 @@ result<task> task_from_faktory_job(const json::value& job, const config& cfg, mi
                       {"payload", args ? *args : json::value(json::array())},
                       {"idempotency_key", *jid}};
   if (auto* p = o.if_contains("priority"); p && !p->is_null()) {
-    if (!p->is_int64() && !p->is_uint64()) return bad("priority: must be an integer 1..9");
-    auto v = p->to_number<std::int64_t>();
-    if (v < 1 || v > 9) return bad("priority: must be an integer 1..9");
-    create["priority"] = v;
+    auto v = json_integer(*p);
+    if (!v || *v < 1 || *v > 9) return bad("priority: must be an integer 1..9");
+    create["priority"] = *v;
   } else {
     create["priority"] = 5;
   }
@@ -54,16 +53,16 @@ result<task> task_from_faktory_job(const json::value& job, const config& cfg, mi
   }
   std::int64_t retry = 25;
   if (auto* r = o.if_contains("retry"); r && !r->is_null()) {
-    if (!r->is_int64() && !r->is_uint64()) return bad("retry: must be an integer");
-    retry = r->to_number<std::int64_t>();
-    if (retry > 999) return bad("retry: at most 999");
+    auto v = json_integer(*r);
+    if (!v || *v > 999 || *v < -1000000) return bad("retry: must be an integer, at most 999");
+    retry = *v;
   }
   create["max_attempts"] = retry < 0 ? 1 : retry + 1;
   std::int64_t reserve_for = default_reserve_ms / 1000;
   if (auto* rf = o.if_contains("reserve_for"); rf && !rf->is_null()) {
-    if (!rf->is_int64() && !rf->is_uint64()) return bad("reserve_for: must be seconds");
-    reserve_for = rf->to_number<std::int64_t>();
-    if (reserve_for < 1 || reserve_for > 86400) return bad("reserve_for: must be 1..86400 seconds");
+    auto v = json_integer(*rf);
+    if (!v || *v < 1 || *v > 86400) return bad("reserve_for: must be 1..86400 seconds");
+    reserve_for = *v;
   }
   auto t = parse_create_request(create, cfg, now);
   if (!t) return t.err();
@@ -77,8 +76,8 @@ result<task> task_from_faktory_job(const json::value& job, const config& cfg, mi
 
 millis faktory_reserve_ms(const task& t) {
   if (auto* m = t.meta.if_object())
-    if (auto* rf = m->if_contains("reserve_for"); rf && (rf->is_int64() || rf->is_uint64()))
-      return rf->to_number<millis>() * 1000;
+    if (auto* rf = m->if_contains("reserve_for"))
+      if (auto v = json_integer(*rf); v && *v > 0 && *v <= 86400) return *v * 1000;
   return default_reserve_ms;
 }
 

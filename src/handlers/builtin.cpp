@@ -1,5 +1,7 @@
 #include "src/handlers/builtin.hpp"
 
+#include "src/core/create_request.hpp"
+
 #include <boost/json.hpp>
 
 namespace taskd {
@@ -10,10 +12,10 @@ std::optional<std::int64_t> int_field(const boost::json::value& payload, const c
   if (!payload.is_object()) return std::nullopt;
   auto* v = payload.get_object().if_contains(key);
   if (!v) return std::nullopt;
-  if (auto* i = v->if_int64()) return *i;
-  if (auto* u = v->if_uint64()) return static_cast<std::int64_t>(*u);
-  if (auto* d = v->if_double()) return static_cast<std::int64_t>(*d);
-  return std::nullopt;
+  // A fractional value counts as its integer part; one out of int64's range does not count.
+  if (auto* d = v->if_double(); d && *d >= -9.2e18 && *d <= 9.2e18)
+    return static_cast<std::int64_t>(*d);
+  return json_integer(*v);
 }
 
 } // namespace

@@ -122,3 +122,13 @@ TEST_CASE("admission: global and per-type bounds refuse all or nothing") {
   CHECK(ledger.admit({{"noop", 1}}).ok());
   CHECK(ledger.of("echo") == 2);
 }
+
+TEST_CASE("create request: numbers out of range are refused, never converted") {
+  CHECK(json_integer(boost::json::parse("1e50")) == std::nullopt);
+  CHECK(json_integer(boost::json::parse("-1e50")) == std::nullopt);
+  CHECK(json_integer(boost::json::parse("18446744073709551615")) == std::nullopt);
+  CHECK(json_integer(boost::json::parse("2.5")) == std::nullopt);
+  CHECK(json_integer(boost::json::parse("3.0")) == 3);
+  CHECK(json_integer(boost::json::parse("-7")) == -7);
+  CHECK(json_integer(boost::json::parse("\"5\"")) == std::nullopt);
+}
