@@ -36,6 +36,7 @@ enum class commit_kind {
 
 constexpr std::size_t promote_batch = 1000;                           // due tasks moved per commit
 constexpr auto lease_check_interval = std::chrono::milliseconds(100); // lease expiry checks
+constexpr std::size_t max_workers_listed = 1000; // GET /api/v1/workers keeps this many
 
 /// What a store callback hands back to the scheduler.
 struct commit_event {
@@ -684,6 +685,20 @@ void end_remote(self_ptr self, task_id id) {
   release_slot(self, id);
 }
 
+/// The worker list stays bounded: past `limit` entries, the idle workers (nothing leased)
+/// seen longest ago are forgotten.
+void forget_idle_workers(std::map<std::string, worker_info>& workers, std::size_t limit) {
+  while (workers.size() > limit) {
+    auto oldest = workers.end();
+    for (auto it = workers.begin(); it != workers.end(); ++it)
+      if (it->second.in_flight == 0 &&
+          (oldest == workers.end() || it->second.last_seen < oldest->second.last_seen))
+        oldest = it;
+    if (oldest == workers.end()) return; // every one holds leases
+    workers.erase(oldest);
+  }
+}
+
 /// Starts up to req.max ready tasks of the requested types, best priority first across
 /// them; their answer goes out once every start is durable. Returns how many started.
 std::size_t try_lease(self_ptr self, const lease_request& req, const caf::response_promise& rp) {
@@ -739,6 +754,7 @@ void on_lease(self_ptr self, lease_request req, caf::response_promise rp) {
   w.id = req.worker;
   w.last_seen = now_ms();
   w.types.insert(req.types.begin(), req.types.end());
+  forget_idle_workers(st.workers, max_workers_listed);
   if (try_lease(self, req, rp) > 0) return;
   if (req.wait_ms <= 0) {
     rp.deliver(make_boxed<lease_reply>(std::vector<task>{}));

@@ -325,3 +325,19 @@ TEST_CASE("workers: the example workers (Python, Node) process tasks through tas
   }
   CHECK(workers.size() == 2); // one Python, one Node process
 }
+
+TEST_CASE("workers: the worker list stays bounded; idle workers seen longest ago go first") {
+  taskd_process t(config_with(worker_types));
+  auto c = t.client();
+  create_task(c, json::object{{"type", "render"}, {"payload", 1}});
+  auto held = lease(c, "holder", {"render"}, 1, 5000);
+  REQUIRE(held.as_array().size() == 1); // "holder" keeps a lease: never forgotten
+  for (int i = 0; i < 1100; ++i) lease(c, "w-" + std::to_string(i), {"voice"}, 1, 0);
+  auto listed = c.get("/api/v1/workers").json.at("workers").as_array();
+  CHECK(listed.size() == 1000);
+  std::set<std::string> ids;
+  for (const auto& w : listed) ids.insert(std::string(w.at("id").as_string()));
+  CHECK(ids.count("holder") == 1);
+  CHECK(ids.count("w-1099") == 1);
+  CHECK(ids.count("w-0") == 0);
+}
