@@ -65,8 +65,8 @@ void store_cursor(self_ptr self) {
 void succeeded(self_ptr self) {
   auto& st = self->state;
   if (st.failures > 0)
-    spdlog::info("{} mirror: writing again, {} changes behind", name_of(self),
-                 st.deps.db->head_seq() - st.cursor);
+    spdlog::info("{} mirror: writing again (applied through seq {}, head {})", name_of(self),
+                 st.cursor, st.deps.db->head_seq());
   st.failures = 0;
   st.deps.status->set_state(st.resync ? mirror_state::resyncing : mirror_state::ok);
 }

@@ -36,15 +36,22 @@ struct exchange {
 /// Asks the scheduler without blocking an I/O thread: a short-lived actor waits for the
 /// reply and calls `then` on a CAF thread (which only posts the response back to Asio).
 template <class Reply, class Then, class... Ts>
-void ask_actor(const exchange& ex, caf::actor target, Then then, Ts... msg) {
+void ask_actor_within(const exchange& ex, caf::actor target, caf::duration timeout, Then then,
+                      Ts... msg) {
   ex.ctx.sys->spawn([=](caf::event_based_actor* self) {
-    self->request(target, ask_timeout, msg...)
+    self->request(target, timeout, msg...)
         .then([=](Reply r) { then(r); },
               [=](caf::error& e) {
                 ex.fail(
                     make_error(errc::internal, "no answer from the engine: " + caf::to_string(e)));
               });
   });
+}
+
+template <class Reply, class Then, class... Ts>
+void ask_actor(const exchange& ex, caf::actor target, Then then, Ts... msg) {
+  ask_actor_within<Reply>(ex, std::move(target), caf::duration(ask_timeout), std::move(then),
+                          msg...);
 }
 
 /// Asks the scheduler (see ask_actor).

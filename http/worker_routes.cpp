@@ -27,21 +27,15 @@ void lease_tasks(const exchange& ex, const request& req) {
   if (!body) return ex.fail(body.err());
   auto lr = parse_lease_request(*body, *ex.ctx.cfg);
   if (!lr) return ex.fail(lr.err());
-  ex.ctx.sys->spawn(
-      [ex, lr = make_boxed<lease_request>(std::move(*lr))](caf::event_based_actor* self) {
-        self->request(ex.ctx.scheduler, lease_ask_timeout, lease_atom::value, lr)
-            .then(
-                [ex](boxed<lease_reply> r) {
-                  if (!*r) return ex.fail(r->err());
-                  json::array tasks;
-                  for (const auto& t : r->value()) tasks.push_back(leased_task_json(t));
-                  ex.json(200, json::object{{"tasks", std::move(tasks)}});
-                },
-                [ex](caf::error& e) {
-                  ex.fail(make_error(errc::internal,
-                                     "no answer from the engine: " + caf::to_string(e)));
-                });
-      });
+  ask_actor_within<boxed<lease_reply>>(
+      ex, ex.ctx.scheduler, caf::duration(lease_ask_timeout),
+      [ex](boxed<lease_reply> r) {
+        if (!*r) return ex.fail(r->err());
+        json::array tasks;
+        for (const auto& t : r->value()) tasks.push_back(leased_task_json(t));
+        ex.json(200, json::object{{"tasks", std::move(tasks)}});
+      },
+      lease_atom::value, make_boxed<lease_request>(std::move(*lr)));
 }
 
 // POST /api/v1/tasks/{id}/heartbeat|complete|fail|log

@@ -146,6 +146,17 @@ status postgres_sink::prepare() {
       conn_ = std::make_unique<connection_state>(with_connect_timeout(cfg_.url));
       table_ = (schema_.empty() ? "" : conn_->conn.quote_name(schema_) + ".") +
                conn_->conn.quote_name(name_);
+      std::string set;
+      for (const auto& c : mirror_columns)
+        if (std::string(c.name) != "id")
+          set += (set.empty() ? "" : ", ") + std::string(c.name) + " = EXCLUDED." + c.name;
+      force_upsert_sql_ = "INSERT INTO " + table_ + " AS m (" + column_list() + ") SELECT " +
+                          column_list() + " FROM json_to_recordset($1::json) AS r(" +
+                          recordset_types() + ") ON CONFLICT (id) DO UPDATE SET " + set;
+      upsert_sql_ = force_upsert_sql_ + " WHERE m.seq IS NULL OR m.seq < EXCLUDED.seq";
+      delete_sql_ = "DELETE FROM " + table_ +
+                    " AS m USING json_to_recordset($1::json) AS d(id bigint, seq bigint) "
+                    "WHERE m.id = d.id AND (m.seq IS NULL OR m.seq < d.seq)";
     }
     if (conn_->table_checked) return ok_status();
     auto st = ensure_table();
@@ -219,22 +230,8 @@ status postgres_sink::upsert(const std::vector<const change_entry*>& newest, boo
     rows.push_back(std::move(row));
   }
   pqxx::work tx(conn_->conn);
-  if (!rows.empty()) {
-    std::string set;
-    for (const auto& c : mirror_columns)
-      if (std::string(c.name) != "id")
-        set += (set.empty() ? "" : ", ") + std::string(c.name) + " = EXCLUDED." + c.name;
-    tx.exec_params("INSERT INTO " + table_ + " AS m (" + column_list() + ") SELECT " +
-                       column_list() + " FROM json_to_recordset($1::json) AS r(" +
-                       recordset_types() + ") ON CONFLICT (id) DO UPDATE SET " + set +
-                       (force ? "" : " WHERE m.seq IS NULL OR m.seq < EXCLUDED.seq"),
-                   json::serialize(rows));
-  }
-  if (!deletions.empty())
-    tx.exec_params("DELETE FROM " + table_ +
-                       " AS m USING json_to_recordset($1::json) AS d(id bigint, seq bigint) "
-                       "WHERE m.id = d.id AND (m.seq IS NULL OR m.seq < d.seq)",
-                   json::serialize(deletions));
+  if (!rows.empty()) tx.exec_params(force ? force_upsert_sql_ : upsert_sql_, json::serialize(rows));
+  if (!deletions.empty()) tx.exec_params(delete_sql_, json::serialize(deletions));
   tx.commit();
   return ok_status();
 }

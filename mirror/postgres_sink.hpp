@@ -30,6 +30,8 @@ private:
   std::string schema_; // empty: the connection's current schema
   std::string name_;
   std::string table_; // quoted, schema-qualified when configured so
+  // Built once per connection (they name table_): the guarded and the forced upsert.
+  std::string upsert_sql_, force_upsert_sql_, delete_sql_;
   struct connection_state;
   std::unique_ptr<connection_state> conn_;
 };

@@ -73,6 +73,7 @@ redis_sink::~redis_sink() { disconnect(); }
 void redis_sink::disconnect() {
   if (ctx_) redisFree(ctx_);
   ctx_ = nullptr;
+  stream_last_.reset();
 }
 
 status redis_sink::fail(error e) {
@@ -165,21 +166,26 @@ result<std::uint64_t> redis_sink::last_stream_seq() {
 status redis_sink::apply(const std::vector<const change_entry*>& newest,
                          const std::vector<change_entry>& page) {
   if (auto st = prepare(); !st) return st;
-  auto last = last_stream_seq();
-  if (!last) return fail(last.err());
+  if (!stream_last_) {
+    auto last = last_stream_seq();
+    if (!last) return fail(last.err());
+    stream_last_ = *last;
+  }
+  const std::uint64_t last = *stream_last_;
   std::vector<std::vector<std::string>> cmds;
   cmds.reserve(newest.size() + page.size());
   for (const auto* ch : newest) put_task(cmds, *ch, false);
   const std::string stream = redis_stream_key(cfg_.prefix);
   const std::string maxlen = std::to_string(cfg_.stream_maxlen);
   for (const auto& ch : page) {
-    if (ch.seq <= *last) continue; // already in the stream: this page is a replay
+    if (ch.seq <= last) continue; // already in the stream: this page is a replay
     cmds.push_back({"XADD", stream, "MAXLEN", "~", maxlen, std::to_string(ch.seq) + "-0", "seq",
                     std::to_string(ch.seq), "id", std::to_string(ch.t.id), "status",
                     ch.deleted ? "deleted" : to_string(ch.t.status), "type", ch.t.type});
   }
   auto r = run(cmds);
   if (!r) return fail(r.err());
+  if (!page.empty()) stream_last_ = std::max(last, page.back().seq);
   return ok_status();
 }
 
@@ -207,6 +213,7 @@ status redis_sink::resync_put(const std::vector<change_entry>& tasks, task_id af
     cmds.push_back({"XADD", stream, "MAXLEN", "~", std::to_string(cfg_.stream_maxlen),
                     std::to_string(at) + "-1", "seq", std::to_string(at), "event", "resync"});
   if (auto done = run(cmds); !done) return fail(done.err());
+  stream_last_.reset(); // read again on the next batch
   return ok_status();
 }
 

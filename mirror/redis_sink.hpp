@@ -38,6 +38,9 @@ private:
   redis_mirror_config cfg_;
   redisContext* ctx_ = nullptr;
   std::string script_sha_;
+  // The stream's newest seq as this connection last saw or wrote it: read once per
+  // connection, not once per batch (taskd is the stream's only writer).
+  std::optional<std::uint64_t> stream_last_;
   std::vector<task_id> resync_ids_; // every id copied by the resync in progress
 };
 

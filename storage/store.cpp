@@ -223,15 +223,14 @@ void store::commit_group(std::vector<queued>& group) {
     keys::put_u64(v, g.next_seq);
     g.batch.Put(meta_cf_, std::string(keys::next_seq_key), v);
 
+    // One lock per group for the mirrors' holds and the counters (see below).
+    std::unique_lock counts_lock(mu_);
     std::uint64_t head = g.next_seq - 1;
     std::uint64_t keep_from =
         head > options_.change_log_retention ? head - options_.change_log_retention + 1 : 0;
-    {
-      std::lock_guard lock(mu_);
-      for (auto& [holder, seq] : g.cursor_changes)
-        if (auto h = holds_.find(holder); h != holds_.end()) h->second = seq;
-      for (auto& [holder, seq] : holds_) keep_from = std::min(keep_from, seq + 1);
-    }
+    for (auto& [holder, seq] : g.cursor_changes)
+      if (auto h = holds_.find(holder); h != holds_.end()) h->second = seq;
+    for (auto& [holder, seq] : holds_) keep_from = std::min(keep_from, seq + 1);
     std::uint64_t slack = std::max<std::uint64_t>(1000, options_.change_log_retention / 10);
     bool trim = keep_from > oldest_seq_ + slack;
     if (trim)
@@ -242,7 +241,6 @@ void store::commit_group(std::vector<queued>& group) {
     // once the batch is written.
     std::vector<std::pair<std::uint64_t*, std::uint64_t>> new_counts;
     new_counts.reserve(g.count_deltas.size());
-    std::unique_lock counts_lock(mu_);
     for (auto& [key, delta] : g.count_deltas) {
       auto& c = counts_[key.first][static_cast<int>(key.second)];
       auto value = static_cast<std::uint64_t>(
