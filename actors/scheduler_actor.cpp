@@ -1,5 +1,6 @@
 #include "actors/scheduler_actor.hpp"
 
+#include <algorithm>
 #include <future>
 #include <unordered_map>
 
@@ -7,6 +8,7 @@
 
 #include "actors/messages.hpp"
 #include "actors/task_actor.hpp"
+#include "src/config/auto_types.hpp"
 #include "src/core/admission.hpp"
 #include "src/core/clock.hpp"
 #include "src/core/lease.hpp"
@@ -50,7 +52,10 @@ struct commit_event {
   bool paused = false; // pause: the new state
   std::string type;
   std::uint64_t bulk_job = 0;
-  std::uint64_t lease_batch = 0;                   // starts: the lease request they serve
+  std::uint64_t lease_batch = 0; // starts: the lease request they serve
+  // Sync starts: set by the apply (writer thread, before the callback is posted) to the
+  // task's type when that type is served by remote workers and the start was refused.
+  std::shared_ptr<std::string> needs_worker;
   worker_report report = worker_report::heartbeat; // report: which call
   write_result result = std::vector<task_change>{};
 };
@@ -124,6 +129,13 @@ struct scheduler_state {
   std::map<std::string, type_state, std::less<>> types;
   bounded_window<ready_entry> sync_ready;
   bool sync_busy = false;
+  // The sync lane's turn belongs to a task of a worker type: it waits, holding the lane,
+  // until a worker leases that type (or it is cancelled, or its type paused).
+  struct worker_turn {
+    ready_entry entry;
+    std::string type;
+  };
+  std::optional<worker_turn> sync_for_worker;
   bounded_window<scheduled_entry> scheduled;
   millis armed_tick = 0;      // run_at the pending timer fires for, 0 = none
   bool promoting = false;     // a promote_op is in flight
@@ -198,11 +210,25 @@ void place(self_ptr self, const task& t) {
     st.sync_ready.offer({t.priority, t.id});
   } else if (auto it = st.types.find(t.type); it != st.types.end()) {
     it->second.ready.offer({t.priority, t.id});
+  } else if (const type_config* tc = find_type(*st.deps.cfg, t.type)) {
+    // A type declared at run time (Faktory auto_types): its first task.
+    auto& ts = st.types[t.type];
+    ts.cfg = tc;
+    ts.ready = bounded_window<ready_entry>(st.deps.window_capacity);
+    ts.ready.mark_incomplete();
+    ts.ready.offer({t.priority, t.id});
   }
+}
+
+void release_worker_turn(self_ptr self) {
+  auto& st = self->state;
+  st.sync_for_worker.reset();
+  st.sync_busy = false;
 }
 
 void forget(self_ptr self, const task& t) {
   auto& st = self->state;
+  if (st.sync_for_worker && st.sync_for_worker->entry.id == t.id) release_worker_turn(self);
   st.scheduled.erase({t.run_at, t.id});
   if (t.mode == task_mode::sync)
     st.sync_ready.erase({t.priority, t.id});
@@ -262,10 +288,22 @@ void start(self_ptr self, const ready_entry& entry, const std::string& type, boo
   durable.lease_batch = batch;
   std::optional<lease_grant> grant;
   if (lease) grant = *lease;
-  auto apply = [paused = sync ? st.paused : nullptr, grant](task& t) -> status {
+  // A sync start learns the type here: one of a worker type is not started but handed
+  // back, to wait for a worker's lease with the lane held.
+  const config* cfg = sync && !lease ? st.deps.cfg.get() : nullptr;
+  if (cfg) durable.needs_worker = std::make_shared<std::string>();
+  auto apply = [paused = sync ? st.paused : nullptr, grant, cfg,
+                needs_worker = durable.needs_worker](task& t) -> status {
     if (paused && paused->count(t.type))
       return make_error(errc::conflict, "type " + t.type + " is paused");
     if (grant) return grant_lease(t, *grant, now_ms());
+    if (cfg) {
+      const type_config* tc = find_type(*cfg, t.type);
+      if (tc && tc->handler == handler_kind::worker) {
+        *needs_worker = t.type;
+        return make_error(errc::conflict, "waits for a worker");
+      }
+    }
     return start_attempt(t, now_ms());
   };
   st.deps.db->submit(update_op{entry.id, std::move(apply), true},
@@ -278,6 +316,13 @@ void on_remote_committed(self_ptr self, commit_event& ev);
 void on_start_durable(self_ptr self, const commit_event& ev) {
   if (ev.lease_batch) return lease_started(self, ev);
   if (ev.result) return;
+  auto& st = self->state;
+  if (ev.needs_worker && !ev.needs_worker->empty()) {
+    st.running.erase(ev.id); // not started; the lane stays busy for this task
+    st.sync_for_worker = scheduler_state::worker_turn{*ev.entry, *ev.needs_worker};
+    serve_parked(self);
+    return;
+  }
   auto code = ev.result.err().code;
   if (code == errc::conflict || code == errc::not_found) {
     // Cancelled or deleted since it was indexed, or a stale window entry: never applied,
@@ -288,7 +333,6 @@ void on_start_durable(self_ptr self, const commit_event& ev) {
   // Applied but not written: the handler runs, but its outcome will not match the
   // record (still pending), so the task stays in the ready index: offer it again.
   spdlog::error("start of task {} was not written: {}", ev.id, ev.result.err().message);
-  auto& st = self->state;
   if (ev.sync_lane)
     st.sync_ready.offer(*ev.entry);
   else if (auto it = st.types.find(ev.type); it != st.types.end())
@@ -416,6 +460,8 @@ void set_paused(self_ptr self, const std::string& type, bool paused) {
   auto next = std::make_shared<std::set<std::string, std::less<>>>(*st.paused);
   if (paused) {
     next->insert(type);
+    // The task stays pending and indexed; the lane is read again when the type resumes.
+    if (st.sync_for_worker && st.sync_for_worker->type == type) release_worker_turn(self);
   } else {
     next->erase(type);
     // Sync tasks of the type met refused starts while it was paused: read the lane again
@@ -706,6 +752,16 @@ std::size_t try_lease(self_ptr self, const lease_request& req, const caf::respon
   if (st.draining) return 0;
   const std::uint64_t batch = st.next_lease;
   std::size_t n = 0;
+  if (auto& turn = st.sync_for_worker;
+      turn && req.max > 0 && !st.paused->count(turn->type) &&
+      std::find(req.types.begin(), req.types.end(), turn->type) != req.types.end()) {
+    lease_grant grant{new_lease_token(), req.worker, req.lease_ms};
+    auto entry = turn->entry;
+    auto type = turn->type;
+    turn.reset(); // the lane stays busy: now for the leased attempt
+    start(self, entry, type, true, &grant, batch);
+    ++n;
+  }
   while (n < req.max) {
     type_state* best = nullptr;
     const std::string* best_name = nullptr;
@@ -784,7 +840,9 @@ void lease_started(self_ptr self, const commit_event& ev) {
     auto code = ev.result.err().code;
     if (code != errc::conflict && code != errc::not_found) {
       spdlog::error("lease of task {} was not written: {}", ev.id, ev.result.err().message);
-      if (auto it = st.types.find(ev.type); it != st.types.end() && ev.entry)
+      if (ev.sync_lane && ev.entry)
+        st.sync_ready.offer(*ev.entry);
+      else if (auto it = st.types.find(ev.type); it != st.types.end() && ev.entry)
         it->second.ready.offer(*ev.entry);
     }
     release_slot(self, ev.id);
@@ -891,9 +949,11 @@ caf::behavior scheduler(self_ptr self, scheduler_deps deps) {
     auto pending = counts[static_cast<int>(task_status::pending)];
     st.pending->add(type, static_cast<std::int64_t>(pending));
     if (pending == 0 || st.types.count(type)) continue;
-    // A type removed from the config: its tasks still dispatch, one at a time, and
-    // fail in on_started with a clear error instead of staying pending forever.
+    // A type declared at run time (restored before the scheduler starts), or one removed
+    // from the config: the latter's tasks still dispatch, one at a time, and fail in
+    // on_started with a clear error instead of staying pending forever.
     auto& ts = st.types[type];
+    ts.cfg = find_type(*deps.cfg, type);
     ts.ready = bounded_window<ready_entry>(deps.window_capacity);
     ts.ready.mark_incomplete();
   }
@@ -1019,6 +1079,25 @@ caf::behavior scheduler(self_ptr self, scheduler_deps deps) {
 
 caf::actor spawn_scheduler(caf::actor_system& sys, scheduler_deps deps) {
   return sys.spawn(scheduler, std::move(deps));
+}
+
+status restore_auto_types(const store& db, const config& cfg) {
+  if (!cfg.auto_types) return ok_status();
+  for (const auto& [type, counts] : db.counts()) {
+    if (cfg.types.count(type)) continue;
+    list_filter newest;
+    newest.type = type;
+    newest.limit = 1;
+    newest.descending = true;
+    auto page = db.list(newest);
+    if (!page) return page.err();
+    std::string queue = "default";
+    if (!page->tasks.empty())
+      if (auto* m = page->tasks.front().meta.if_object())
+        if (auto* q = m->if_contains("queue"); q && q->is_string()) queue = q->get_string();
+    if (!cfg.auto_types->declare(type, queue)) break;
+  }
+  return ok_status();
 }
 
 status recover_stalled(store& db) {

@@ -35,4 +35,8 @@ caf::actor spawn_scheduler(caf::actor_system& sys, scheduler_deps deps);
 /// stalled (retried if attempts remain, otherwise abandoned). Blocks until durable.
 status recover_stalled(store& db);
 
+/// With [faktory] auto_types, declares again the types of stored tasks that the config
+/// lacks (each with the queue of its newest task), so they are served after a restart.
+status restore_auto_types(const store& db, const config& cfg);
+
 } // namespace taskd

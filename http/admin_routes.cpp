@@ -33,7 +33,7 @@ json::object type_json(const exchange& ex, const type_config& tc, const counts_m
   for (int s = 0; s < task_status_count; ++s)
     counts_json[to_string(static_cast<task_status>(s))] = it == counts.end() ? 0 : it->second[s];
   auto completed = stats.completed_last_minute[name];
-  return json::object{
+  json::object out{
       {"name", name},
       {"handler", to_string(tc.handler)},
       {"mode", to_string(tc.mode)},
@@ -48,6 +48,8 @@ json::object type_json(const exchange& ex, const type_config& tc, const counts_m
       {"oldest_pending_at", oldest_pending_at(ex, name)},
       {"completed_last_minute", completed},
       {"throughput_per_s", static_cast<double>(completed) / 60.0}};
+  if (tc.handler == handler_kind::worker) out["queue"] = tc.queue;
+  return out;
 }
 
 /// Answers with the type's object, as GET /api/v1/types/{type} does.
@@ -151,8 +153,8 @@ void list_types(const exchange& ex) {
       [ex](boxed<scheduler_stats> stats) {
         auto counts = ex.ctx.db->counts();
         json::array types;
-        for (const auto& [name, tc] : ex.ctx.cfg->types)
-          types.push_back(type_json(ex, tc, counts, *stats));
+        for (const auto* tc : all_types(*ex.ctx.cfg))
+          types.push_back(type_json(ex, *tc, counts, *stats));
         ex.json(200, json::object{{"types", std::move(types)}});
       },
       stats_atom::value);

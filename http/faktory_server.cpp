@@ -242,10 +242,10 @@ private:
     req->max = 1;
     req->wait_ms = fetch_wait_ms;
     req->lease_ms = 0; // each task's own reserve_for
-    for (const auto& [name, tc] : ctx_.cfg->types)
-      if (tc.handler == handler_kind::worker &&
-          std::find(queues.begin(), queues.end(), tc.queue) != queues.end())
-        req->types.push_back(name);
+    for (const auto* tc : all_types(*ctx_.cfg))
+      if (tc->handler == handler_kind::worker &&
+          std::find(queues.begin(), queues.end(), tc->queue) != queues.end())
+        req->types.push_back(tc->name);
     auto self = shared_from_this();
     if (req->types.empty()) {
       // Nothing could ever match: block as a FETCH would, then answer null.

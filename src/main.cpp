@@ -121,6 +121,10 @@ int main(int argc, char** argv) {
     stats.observe_commit(changes, seconds);
     log_changes(changes);
   });
+  if (auto st = restore_auto_types(**db, *cfg); !st) {
+    spdlog::critical("reading the declared task types failed: {}", st.err().message);
+    return 1;
+  }
   if (auto st = recover_stalled(**db); !st) {
     spdlog::critical("recovery failed: {}", st.err().message);
     return 1;

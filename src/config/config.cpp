@@ -15,6 +15,8 @@
 
 #include <toml++/toml.h>
 
+#include "src/config/auto_types.hpp"
+
 namespace taskd {
 
 // Generated at build time from config/taskd.toml (cmake/embed_text.cmake).
@@ -361,7 +363,7 @@ void read_faktory(const toml::table& root, config& cfg, problems& errs) {
   const std::string path = "faktory";
   const toml::table* table = read_table(root, "faktory", "", errs);
   if (table == nullptr) return;
-  check_keys(*table, path, {"listen", "password", "allow_flush"}, errs);
+  check_keys(*table, path, {"listen", "password", "allow_flush", "auto_types"}, errs);
   faktory_config fk;
   if (auto listen = read_string(*table, "listen", path, errs)) {
     auto parsed = parse_listen(*listen);
@@ -373,13 +375,16 @@ void read_faktory(const toml::table& root, config& cfg, problems& errs) {
     }
   }
   if (auto pw = read_string(*table, "password", path, errs)) fk.password = *pw;
-  if (const toml::node* flush = table->get("allow_flush")) {
-    if (const auto* b = flush->as_boolean())
-      fk.allow_flush = b->get();
+  for (auto [key, flag] :
+       {std::pair{"allow_flush", &fk.allow_flush}, std::pair{"auto_types", &fk.auto_types}}) {
+    const toml::node* node = table->get(key);
+    if (!node) continue;
+    if (const auto* b = node->as_boolean())
+      *flag = b->get();
     else
-      errs.add(path + ".allow_flush",
-               std::string("must be true or false, got ") + type_name(*flush));
+      errs.add(path + "." + key, std::string("must be true or false, got ") + type_name(*node));
   }
+  if (fk.auto_types) cfg.auto_types = std::make_shared<auto_type_registry>();
   cfg.faktory = std::move(fk);
 }
 
@@ -398,7 +403,7 @@ void read_bridge(const toml::table& root, bridge_config& br, problems& errs) {
   read_redis_mirror(*table, br, errs);
 }
 
-bool valid_type_name(std::string_view name) {
+bool type_name_ok(std::string_view name) {
   if (name.empty() || name.size() > 64) return false;
   for (char c : name) {
     if (!is_bare_key_char(c) && c != '.') return false;
@@ -558,8 +563,6 @@ type_config read_type(std::string_view name, const toml::table& table, problems&
     else
       type.queue = *queue;
   }
-  if (type.handler == handler_kind::worker && type.mode == task_mode::sync)
-    errs.add(path + ".mode", "\"sync\" is not supported with handler = \"worker\" yet");
   read_int(table, "max_attempts", path, 1, 1000, type.max_attempts, errs);
   read_backoff(table, path, type, errs);
   read_int(table, "timeout_ms", path, 1, 86400000, type.timeout_ms, errs);
@@ -581,7 +584,7 @@ void read_types(const toml::table& root, config& cfg, problems& errs) {
   for (auto&& [key, node] : *types) {
     std::string_view name = key.str();
     const std::string path = join_key("types", name);
-    if (!valid_type_name(name)) {
+    if (!type_name_ok(name)) {
       errs.add(path, "type name must match [A-Za-z0-9_.-]{1,64}");
       continue;
     }
@@ -748,7 +751,18 @@ result<redis_endpoint> parse_redis_url(std::string_view url) {
 
 const type_config* find_type(const config& cfg, std::string_view name) {
   auto it = cfg.types.find(name);
-  return it == cfg.types.end() ? nullptr : &it->second;
+  if (it != cfg.types.end()) return &it->second;
+  return cfg.auto_types ? cfg.auto_types->find(name) : nullptr;
+}
+
+bool valid_type_name(std::string_view name) { return type_name_ok(name); }
+
+std::vector<const type_config*> all_types(const config& cfg) {
+  std::vector<const type_config*> out;
+  for (const auto& [name, tc] : cfg.types) out.push_back(&tc);
+  if (cfg.auto_types)
+    for (const auto* tc : cfg.auto_types->all()) out.push_back(tc);
+  return out;
 }
 
 std::string known_type_names(const config& cfg) {

@@ -3,6 +3,7 @@
 
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -125,7 +126,10 @@ struct faktory_config {
   std::uint16_t port = 7419;
   std::string password;     // empty: no password (clients send none)
   bool allow_flush = false; // FLUSH deletes every finished task; refused unless enabled
+  bool auto_types = false;  // PUSH of an unknown jobtype declares it (a default worker type)
 };
+
+class auto_type_registry;
 
 struct config {
   server_config server;
@@ -137,6 +141,8 @@ struct config {
   std::optional<faktory_config> faktory;
   std::string log_level = "info"; // trace|debug|info|warn|error|critical|off
   std::map<std::string, type_config, std::less<>> types;
+  /// Set when [faktory] auto_types is on: types declared at run time (find_type sees them).
+  std::shared_ptr<auto_type_registry> auto_types;
 };
 
 /// Parses and validates TOML text. On failure the message lists every problem, one
@@ -152,7 +158,14 @@ config default_config();
 /// Validates `host:port` (port 0..65535; 0 lets the OS choose).
 result<std::pair<std::string, std::uint16_t>> parse_listen(std::string_view listen);
 
+/// A configured type, else one declared at run time (auto_types), else nullptr.
 const type_config* find_type(const config& cfg, std::string_view name);
+
+/// [A-Za-z0-9_.-]{1,64}
+bool valid_type_name(std::string_view name);
+
+/// Every type: the configured ones in name order, then those declared at run time.
+std::vector<const type_config*> all_types(const config& cfg);
 
 /// "echo, processVoice, sendMessage": for error messages naming the known types.
 std::string known_type_names(const config& cfg);

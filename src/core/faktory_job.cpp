@@ -2,6 +2,7 @@
 
 #include <boost/json.hpp>
 
+#include "src/config/auto_types.hpp"
 #include "src/core/clock.hpp"
 #include "src/core/create_request.hpp"
 
@@ -24,7 +25,19 @@ result<task> task_from_faktory_job(const json::value& job, const config& cfg, mi
     return bad("jid: required, a string of 1.." + std::to_string(max_jid_bytes) + " bytes");
   auto* jobtype = o.if_contains("jobtype");
   if (!jobtype || !jobtype->is_string()) return bad("jobtype: required, a string");
-  const type_config* tc = find_type(cfg, std::string(jobtype->get_string()));
+  std::string_view type_name = jobtype->get_string();
+  const type_config* tc = find_type(cfg, type_name);
+  if (!tc && cfg.auto_types) {
+    std::string_view queue = "default";
+    if (auto* q = o.if_contains("queue"); q && q->is_string() && !q->get_string().empty())
+      queue = q->get_string();
+    if (queue.find(' ') != std::string_view::npos) return bad("queue: must not contain spaces");
+    if (!valid_type_name(type_name)) return bad("jobtype: must match [A-Za-z0-9_.-]{1,64}");
+    tc = cfg.auto_types->declare(type_name, queue);
+    if (!tc)
+      return bad("jobtype: unknown, and " + std::to_string(auto_type_registry::max_types) +
+                 " types are declared already (auto_types)");
+  }
   if (!tc)
     return make_error(errc::unknown_type,
                       "jobtype: unknown task type \"" + std::string(jobtype->get_string()) + "\"");

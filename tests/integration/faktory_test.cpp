@@ -120,3 +120,33 @@ TEST_CASE("faktory: bad input gets -ERR and the server stays up") {
   CHECK(ok.command(R"(PUSH {"jid":"fine","jobtype":"Resize","args":[]})") == "+OK");
   CHECK(t.client().get("/healthz").status == 200);
 }
+
+TEST_CASE("faktory: auto_types declares an unknown jobtype on PUSH, and again after a restart") {
+  auto port = free_port();
+  taskd_process t(faktory_config(port) + "auto_types = true\n");
+  auto c = t.client();
+  {
+    faktory_conn f(port, "w");
+    CHECK(f.command(R"(PUSH {"jid":"t-1","jobtype":"Thumb","queue":"media","args":[1]})") == "+OK");
+    CHECK(f.command(R"(PUSH {"jid":"t-2","jobtype":"bad name","args":[]})")
+              .rfind("-ERR jobtype:", 0) == 0);
+    auto type = c.get("/api/v1/types/Thumb");
+    REQUIRE_MESSAGE(type.status == 200, type.describe());
+    CHECK(type.json.at("handler") == "worker");
+    CHECK(type.json.at("queue") == "media");
+    auto job = json::parse(f.command("FETCH media"));
+    CHECK(job.at("jid") == "t-1");
+    CHECK(job.at("queue") == "media");
+    CHECK(f.command(R"(ACK {"jid":"t-1"})") == "+OK");
+    CHECK(f.command(R"(PUSH {"jid":"t-3","jobtype":"Thumb","queue":"media","args":[3]})") == "+OK");
+  }
+  // Declared types live in memory; a restart declares them again from the stored tasks.
+  t.restart();
+  faktory_conn f(port, "w");
+  auto job = json::parse(f.command("FETCH media"));
+  CHECK(job.at("jid") == "t-3");
+  CHECK(f.command(R"(ACK {"jid":"t-3"})") == "+OK");
+  auto tasks = list_all(c, "type=Thumb");
+  REQUIRE(tasks.size() == 2);
+  for (const auto& task : tasks) CHECK(task.at("status") == "completed");
+}

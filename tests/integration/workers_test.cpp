@@ -341,3 +341,73 @@ TEST_CASE("workers: the worker list stays bounded; idle workers seen longest ago
   CHECK(ids.count("w-1099") == 1);
   CHECK(ids.count("w-0") == 0);
 }
+
+TEST_CASE("workers: sync worker types share the one sync lane, highest priority first") {
+  taskd_process t(config_with(R"(
+[types.ship]
+handler = "worker"
+mode = "sync"
+[types.note]
+handler = "builtin:noop"
+mode = "sync"
+)"));
+  auto c = t.client();
+  json::array batch{{{"type", "ship"}, {"priority", 1}, {"payload", "low"}},
+                    {{"type", "ship"}, {"priority", 9}, {"payload", "high"}},
+                    {{"type", "note"}, {"priority", 5}, {"payload", "local"}}};
+  auto created = c.post("/api/v1/tasks/batch", json::object{{"tasks", batch}});
+  REQUIRE_MESSAGE(created.status == 201, created.describe());
+  auto id_of = [&](int i) {
+    return created.json.at("tasks").at(i).at("id").to_number<std::uint64_t>();
+  };
+  auto status_of = [&](std::uint64_t id) {
+    return std::string(c.get("/api/v1/tasks/" + std::to_string(id)).json.at("status").as_string());
+  };
+  // The lane's turn is the priority-9 task: a worker gets it, and only it (one at a time).
+  auto first = lease(c, "w", {"ship"}, 5, 5000);
+  REQUIRE(first.as_array().size() == 1);
+  CHECK(first.at(0).at("payload") == "high");
+  // While it runs, the lane is held: the local sync task waits, no second ship is leased.
+  CHECK(lease(c, "w", {"ship"}, 5, 300).as_array().empty());
+  CHECK(status_of(id_of(2)) == "pending");
+  REQUIRE(report(c, id_of(1), "complete", {{"token", token_of(first.at(0))}}).status == 200);
+  // Next the priority-5 local task runs, then the priority-1 ship goes to a worker.
+  CHECK(poll_until([&] { return status_of(id_of(2)) == "completed"; }, 10s));
+  auto second = lease(c, "w", {"ship"}, 5, 5000);
+  REQUIRE(second.as_array().size() == 1);
+  CHECK(second.at(0).at("payload") == "low");
+  REQUIRE(report(c, id_of(0), "complete", {{"token", token_of(second.at(0))}}).status == 200);
+  auto local = c.get("/api/v1/tasks/" + std::to_string(id_of(2))).json;
+  auto high = c.get("/api/v1/tasks/" + std::to_string(id_of(1))).json;
+  auto low = c.get("/api/v1/tasks/" + std::to_string(id_of(0))).json;
+  // Never overlapping: each started after the one before it finished.
+  CHECK(std::string(local.at("started_at").as_string()) >=
+        std::string(high.at("finished_at").as_string()));
+  CHECK(std::string(low.at("started_at").as_string()) >=
+        std::string(local.at("finished_at").as_string()));
+}
+
+TEST_CASE(
+    "workers: a sync worker task waiting for a worker can be cancelled and the lane moves on") {
+  taskd_process t(config_with(R"(
+[types.ship]
+handler = "worker"
+mode = "sync"
+[types.note]
+handler = "builtin:noop"
+mode = "sync"
+)"));
+  auto c = t.client();
+  auto ship = c.post("/api/v1/tasks", json::object{{"type", "ship"}, {"priority", 9}});
+  REQUIRE(ship.status == 201);
+  auto note = c.post("/api/v1/tasks", json::object{{"type", "note"}, {"priority", 1}});
+  REQUIRE(note.status == 201);
+  auto note_id = std::to_string(note.json.at("id").to_number<std::uint64_t>());
+  // No worker asks for ship: the lane holds, the note waits behind it.
+  CHECK_FALSE(poll_until(
+      [&] { return c.get("/api/v1/tasks/" + note_id).json.at("status") != "pending"; }, 300ms));
+  auto ship_id = std::to_string(ship.json.at("id").to_number<std::uint64_t>());
+  REQUIRE(c.post("/api/v1/tasks/" + ship_id + "/cancel", json::object{}).status == 200);
+  CHECK(poll_until(
+      [&] { return c.get("/api/v1/tasks/" + note_id).json.at("status") == "completed"; }, 10s));
+}

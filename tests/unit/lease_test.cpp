@@ -4,6 +4,7 @@
 
 #include <boost/json.hpp>
 
+#include "src/config/auto_types.hpp"
 #include "src/config/config.hpp"
 #include "src/core/lease.hpp"
 #include "src/core/worker_request.hpp"
@@ -154,10 +155,26 @@ TEST_CASE("worker API: reports need a token and well-formed fields") {
   CHECK(!parse_worker_call(worker_report::heartbeat, 3, json::parse("[]")).ok());
 }
 
-TEST_CASE("config: worker types are async only, for now") {
+TEST_CASE("config: worker types may be sync, and auto_types is a Faktory switch") {
   auto sync = parse_config("[types.r]\nhandler = \"worker\"\nmode = \"sync\"\n");
-  REQUIRE(!sync.ok());
-  CHECK(sync.err().message.find(
-            "types.r.mode: \"sync\" is not supported with handler = \"worker\"") !=
-        std::string::npos);
+  REQUIRE(sync.ok());
+  CHECK(sync->types.at("r").mode == task_mode::sync);
+  auto fixed =
+      parse_config("[types.r]\nhandler = \"worker\"\n[faktory]\nlisten = \"127.0.0.1:0\"\n");
+  REQUIRE(fixed.ok());
+  CHECK(!fixed->auto_types);
+  CHECK(find_type(*fixed, "Thumb") == nullptr);
+  auto open = parse_config("[types.r]\nhandler = \"worker\"\n[faktory]\nauto_types = true\n");
+  REQUIRE(open.ok());
+  REQUIRE(open->auto_types);
+  const type_config* tc = open->auto_types->declare("Thumb", "media");
+  REQUIRE(tc != nullptr);
+  CHECK(find_type(*open, "Thumb") == tc);
+  CHECK(tc->handler == handler_kind::worker);
+  CHECK(tc->queue == "media");
+  CHECK(open->auto_types->declare("Thumb", "other") == tc); // the first declaration stays
+  CHECK(all_types(*open).size() == 2);                      // r, then Thumb
+  auto bad = parse_config("[types.r]\nhandler = \"worker\"\n[faktory]\nauto_types = 1\n");
+  REQUIRE(!bad.ok());
+  CHECK(bad.err().message.find("faktory.auto_types: must be true or false") != std::string::npos);
 }
