@@ -82,6 +82,7 @@ using grace_atom = caf::atom_constant<caf::atom("grace")>;
 using bulk_page_atom = caf::atom_constant<caf::atom("bulkpage")>;
 using lease_wait_atom = caf::atom_constant<caf::atom("leasewait")>; // a parked lease's deadline
 using lease_tick_atom = caf::atom_constant<caf::atom("leasetick")>; // check lease expiry
+using space_atom = caf::atom_constant<caf::atom("space")>;          // is the disk writable again?
 
 /// Registers the message types with an actor system config.
 void add_message_types(caf::actor_system_config& cfg);

@@ -159,6 +159,11 @@ struct scheduler_state {
   std::unordered_map<task_id, lease_info> leases;
   std::map<std::string, worker_info> workers;
   bool lease_tick_armed = false;
+  // The disk is full: dispatch holds until the store takes writes again. Attempts whose
+  // outcome could not be written are then ended as stalled (retried or abandoned).
+  bool storage_blocked = false;
+  bool space_check_armed = false;
+  std::set<task_id> unrecorded;
 };
 
 using self_ptr = caf::stateful_actor<scheduler_state>*;
@@ -166,6 +171,7 @@ using self_ptr = caf::stateful_actor<scheduler_state>*;
 void dispatch(self_ptr self);
 void promote_due(self_ptr self);
 void serve_parked(self_ptr self);
+void note_write_failure(self_ptr self, const error& e);
 
 /// Store callbacks run on the writer thread: they only post back to the actor.
 write_callback post_commit(self_ptr self, commit_event ev) {
@@ -332,7 +338,12 @@ void on_start_durable(self_ptr self, const commit_event& ev) {
   }
   // Applied but not written: the handler runs, but its outcome will not match the
   // record (still pending), so the task stays in the ready index: offer it again.
-  spdlog::error("start of task {} was not written: {}", ev.id, ev.result.err().message);
+  if (!st.storage_blocked)
+    spdlog::error("start of task {} was not written: {}", ev.id, ev.result.err().message);
+  note_write_failure(self, ev.result.err());
+  // Refused before it applied (the store was known to be full): no handler runs.
+  if (auto it = st.running.find(ev.id); it != st.running.end() && !it->second.actor)
+    release_slot(self, ev.id);
   if (ev.sync_lane)
     st.sync_ready.offer(*ev.entry);
   else if (auto it = st.types.find(ev.type); it != st.types.end())
@@ -380,9 +391,41 @@ void refill_if_low(self_ptr self) {
   }
 }
 
+void arm_space_check(self_ptr self) {
+  auto& st = self->state;
+  if (st.space_check_armed) return;
+  st.space_check_armed = true;
+  self->delayed_send(self, store::space_retry, space_atom::value);
+}
+
+void on_space_check(self_ptr self) {
+  auto& st = self->state;
+  st.space_check_armed = false;
+  if (st.deps.db->out_of_space()) return arm_space_check(self);
+  st.storage_blocked = false;
+  for (task_id id : st.unrecorded) {
+    auto apply = [](task& t) -> status {
+      if (t.status != task_status::in_progress) return make_error(errc::conflict, "not running");
+      auto r = stall_attempt(t, "the attempt's outcome could not be written (disk full)", now_ms());
+      return r ? ok_status() : status(r.err());
+    };
+    commit_event ev{commit_kind::finish};
+    ev.id = id;
+    st.deps.db->submit(update_op{id, std::move(apply), true}, post_commit(self, std::move(ev)));
+  }
+  st.unrecorded.clear();
+}
+
+/// A write failed: a full disk holds dispatch until space is back (no busy retries).
+void note_write_failure(self_ptr self, const error& e) {
+  if (e.code != errc::storage_full) return;
+  self->state.storage_blocked = true;
+  arm_space_check(self);
+}
+
 void dispatch(self_ptr self) {
   auto& st = self->state;
-  if (st.draining) return;
+  if (st.draining || st.storage_blocked) return;
   // A refused start still in flight holds its task in `running`, and a re-read would
   // skip it: restart the lane only when nothing of it is in flight.
   if (st.sync_restart && !st.sync_busy && !st.sync_ready.loading()) {
@@ -615,8 +658,11 @@ void on_committed(self_ptr self, commit_event& ev) {
         if (ev.kind == commit_kind::finish && ch.after.status == task_status::completed)
           st.completed[ch.after.type].add(now_ms());
       }
-    else if (ev.kind == commit_kind::finish)
+    else if (ev.kind == commit_kind::finish) {
       spdlog::error("recording the outcome of task {} failed: {}", ev.id, ev.result.err().message);
+      if (ev.result.err().code == errc::storage_full) st.unrecorded.insert(ev.id);
+      note_write_failure(self, ev.result.err());
+    }
     break;
   }
   if (ev.request) deliver(self, ev.request, ev.result);
@@ -1062,6 +1108,10 @@ caf::behavior scheduler(self_ptr self, scheduler_deps deps) {
         parked.erase(it);
       },
       [=](lease_tick_atom) { on_lease_tick(self); },
+      [=](space_atom) {
+        on_space_check(self);
+        dispatch(self);
+      },
       [=](report_atom, boxed<worker_call> call) -> caf::result<boxed<write_result>> {
         auto rp = self->make_response_promise<boxed<write_result>>();
         on_report(self, *call, rp);

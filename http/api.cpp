@@ -82,11 +82,14 @@ void route(const exchange& ex, const request& req) {
     if (method != verb::get && method != verb::head) return not_allowed();
     return prometheus_metrics(ex);
   }
-  // GET /readyz: store open and recovery done.
+  // GET /readyz: store open, recovery done, and the disk not full.
   if (parts.size() == 1 && parts[0] == "readyz") {
     if (method != verb::get && method != verb::head) return not_allowed();
     bool ready = ex.ctx.ready && ex.ctx.ready->load();
-    return ex.json(ready ? 200 : 503, json::object{{"ready", ready}});
+    bool full = ex.ctx.db->out_of_space();
+    json::object body{{"ready", ready && !full}};
+    if (ready && full) body["reason"] = "storage_full";
+    return ex.json(ready && !full ? 200 : 503, std::move(body));
   }
   if (parts.size() < 3 || parts[0] != "api" || parts[1] != "v1")
     return ex.fail(make_error(errc::not_found, "no route for " + std::string(path)));

@@ -104,6 +104,7 @@ int main(int argc, char** argv) {
   store_options so;
   so.path = cfg->server.data_dir;
   so.change_log_retention = cfg->retention.change_log_max;
+  so.min_free_bytes = cfg->limits.min_free_disk_mb << 20;
   auto db = store::open(so);
   if (!db) {
     spdlog::critical("cannot open the store: {}", db.err().message);

@@ -4,6 +4,8 @@
 #include <chrono>
 #include <unordered_map>
 
+#include <sys/statvfs.h>
+
 #include <rocksdb/db.h>
 #include <rocksdb/options.h>
 #include <rocksdb/utilities/table_properties_collectors.h>
@@ -188,7 +190,16 @@ void store::writer_loop() {
   for (;;) {
     {
       std::unique_lock lock(mu_);
-      cv_.wait(lock, [&] { return closing_ || !queue_.empty(); });
+      auto has_work = [&] { return closing_ || !queue_.empty(); };
+      if (out_of_space_) {
+        if (!cv_.wait_for(lock, space_retry, has_work)) {
+          lock.unlock();
+          (void)check_space(); // logs when space is back
+          continue;
+        }
+      } else {
+        cv_.wait(lock, has_work);
+      }
       if (queue_.empty()) return; // closing and drained
       std::size_t n = std::min(queue_.size(), options_.max_ops_per_commit);
       group.clear();
@@ -201,7 +212,35 @@ void store::writer_loop() {
   }
 }
 
+status store::check_space() {
+  if (wal_failed_)
+    return make_error(errc::storage_full, "storage full: a write failed for lack of disk space; "
+                                          "free space and restart taskd");
+  if (options_.min_free_bytes == 0) return ok_status();
+  struct statvfs fs {};
+  if (statvfs(options_.path.c_str(), &fs) != 0) return ok_status(); // cannot tell: let RocksDB try
+  auto free_bytes = static_cast<std::uint64_t>(fs.f_bavail) * fs.f_frsize;
+  bool full = free_bytes < options_.min_free_bytes;
+  bool was_full = out_of_space_.exchange(full);
+  if (full && !was_full)
+    spdlog::error("storage: {} MB free in {}, under the {} MB reserve: writes are refused until "
+                  "space is freed",
+                  free_bytes >> 20, options_.path, options_.min_free_bytes >> 20);
+  if (!full && was_full) spdlog::warn("storage: space is available again; writes resume");
+  if (full)
+    return make_error(errc::storage_full, "storage full: " + std::to_string(free_bytes >> 20) +
+                                              " MB free, under the reserve of " +
+                                              std::to_string(options_.min_free_bytes >> 20) +
+                                              " MB (limits.min_free_disk_mb)");
+  return ok_status();
+}
+
 void store::commit_group(std::vector<queued>& group) {
+  if (auto st = check_space(); !st) {
+    // Refused before anything is applied: no handler starts, no state moves.
+    for (auto& q : group) q.cb(st.err());
+    return;
+  }
   group_state g;
   g.next_id = next_id_;
   g.next_seq = next_seq_;
@@ -260,6 +299,13 @@ void store::commit_group(std::vector<queued>& group) {
         std::chrono::duration<double>(std::chrono::steady_clock::now() - write_start).count();
     if (!st.ok()) {
       auto err = from_status(st, "commit");
+      if (err.code == errc::storage_full) {
+        wal_failed_ = true;
+        out_of_space_ = true;
+        spdlog::critical("storage: a write failed for lack of disk space ({}); writes are refused "
+                         "until taskd restarts with space freed (raise limits.min_free_disk_mb)",
+                         err.message);
+      }
       for (auto& q : group) q.cb(err);
       return;
     }

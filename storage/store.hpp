@@ -9,6 +9,8 @@
 // that is allowed to block.
 
 #include <array>
+#include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
@@ -39,6 +41,10 @@ struct store_options {
   bool sync_writes = true;                      // false only in an explicit, documented mode
   std::uint64_t change_log_retention = 1000000; // change-log entries kept
   std::size_t max_ops_per_commit = 8192;        // group-commit bound
+  /// Writes are refused (storage_full) while the data directory's filesystem has less
+  /// free space than this, so RocksDB itself never runs out (it cannot resume cleanly
+  /// from a failed WAL write). 0 disables the check.
+  std::uint64_t min_free_bytes = 64ull << 20;
 };
 
 /// One task written by an operation. `before` is the status before (none for a create).
@@ -193,6 +199,14 @@ public:
   result<std::vector<change_entry>> task_changes(task_id id, std::size_t limit) const;
   std::set<std::string, std::less<>> paused_types() const;
 
+  /// True while writes are refused for lack of disk space (free space under
+  /// min_free_bytes, or a write RocksDB failed with ENOSPC). Meanwhile every write is
+  /// refused with storage_full before anything is applied; the writer checks again every
+  /// `space_retry` and clears this on its own once space is back. After a failed RocksDB
+  /// write it stays set until a restart (RocksDB cannot reuse a WAL that failed).
+  bool out_of_space() const { return out_of_space_.load(std::memory_order_relaxed); }
+  static constexpr std::chrono::milliseconds space_retry{500};
+
   /// Up to `limit` tasks with ids above `after`, in id order, each with the seq of its
   /// last logged change (0 if unknown), read from one snapshot: what a mirror copies when
   /// it must start over.
@@ -230,6 +244,7 @@ private:
   status load_meta();
   void writer_loop();
   void commit_group(std::vector<queued>& group);
+  status check_space();
   result<std::vector<task_change>> apply_op(write_op& op, group_state& g);
   result<std::optional<task>> read_for_update(task_id id, group_state& g);
   void write_task(group_state& g, const std::optional<task>& before, const task& after,
@@ -263,6 +278,8 @@ private:
   std::deque<queued> queue_;
   bool closing_ = false;
   bool closed_ = false;
+  std::atomic<bool> out_of_space_{false};
+  bool wal_failed_ = false; // writer thread: RocksDB failed a write for lack of space
   std::uint64_t head_seq_ = 0;
   std::uint64_t oldest_seq_ = 0;
   counts_map counts_;

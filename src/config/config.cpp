@@ -231,7 +231,9 @@ void read_limits(const toml::table& root, limits_config& limits, problems& errs)
   const std::string path = "limits";
   const toml::table* table = read_table(root, "limits", "", errs);
   if (table == nullptr) return;
-  check_keys(*table, path, {"max_pending", "max_batch", "shutdown_grace_ms"}, errs);
+  check_keys(*table, path, {"max_pending", "max_batch", "shutdown_grace_ms", "min_free_disk_mb"},
+             errs);
+  read_int(*table, "min_free_disk_mb", path, 0, 1048576, limits.min_free_disk_mb, errs);
   read_int(*table, "max_pending", path, 1, int64_max, limits.max_pending, errs);
   read_int(*table, "max_batch", path, 1, 100000, limits.max_batch, errs);
   read_int(*table, "shutdown_grace_ms", path, 0, 3600000, limits.shutdown_grace_ms, errs);

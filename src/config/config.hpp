@@ -50,6 +50,7 @@ struct limits_config {
   std::uint64_t max_pending = 1000000; // admission bound across all types
   std::size_t max_batch = 1000;        // tasks per POST /api/v1/tasks/batch
   millis shutdown_grace_ms = 10000;    // SIGTERM: how long running tasks may finish
+  std::uint64_t min_free_disk_mb = 64; // writes get 507 while the data disk has less free
 };
 
 /// How long, and how many, finished tasks are kept. 0 means no bound of that kind.
