@@ -150,3 +150,39 @@ TEST_CASE("security: a connection limit refuses the excess cleanly; slow clients
   CHECK(elapsed_ms(start) < 5000);
   CHECK(t.client().get("/healthz").status == 200);
 }
+
+TEST_CASE("security: secrets never appear in logs, /api/v1/types, admin info, the admin page or "
+          "metrics") {
+  const std::string token = "tok-SECRET-7731";
+  const std::string pg_password = "pg-SECRET-4410";
+  const std::string redis_password = "rd-SECRET-9902";
+  auto closed = std::to_string(free_port());
+  taskd_process t(
+      config_with(echo_type, "", "api_token = \"" + token + "\"\nmetrics_require_token = true") +
+      "[bridge]\nretry_max_ms = 200\n[bridge.postgres]\nurl = \"postgresql://taskd:" + pg_password +
+      "@127.0.0.1:" + closed + "/taskd\"\n[bridge.redis]\nurl = \"redis://:" + redis_password +
+      "@127.0.0.1:" + closed + "/0\"\n");
+  auto port = t.port();
+  auto bearer = "Authorization: Bearer " + token + "\r\n";
+  CHECK(status_of_reply(raw_request(port, "POST", "/api/v1/tasks", bearer,
+                                    R"({"type":"echo","payload":1})")) == 201);
+  // The mirrors fail (nothing listens) and say so in the log.
+  wait_until(
+      [&] {
+        auto log = read_file(t.log_path());
+        return log.find("postgres mirror") != std::string::npos &&
+               log.find("redis mirror") != std::string::npos;
+      },
+      10s, "both mirrors log their failure");
+  std::string seen = read_file(t.log_path());
+  for (const char* path : {"/api/v1/types", "/api/v1/admin/info", "/admin", "/metrics",
+                           "/api/v1/tasks", "/api/v1/workers"}) {
+    auto reply = raw_request(port, "GET", path, bearer);
+    CHECK_MESSAGE(status_of_reply(reply) == 200, path);
+    seen += reply;
+  }
+  // A 401 does not echo what it expected.
+  seen += raw_request(port, "GET", "/api/v1/types", "Authorization: Bearer wrong\r\n");
+  for (const auto& secret : {token, pg_password, redis_password})
+    CHECK_MESSAGE(seen.find(secret) == std::string::npos, secret, " leaked");
+}
