@@ -30,6 +30,7 @@ struct options {
   double shutdown_s = -1;         // measured by bench.sh: SIGTERM -> exit
   std::int64_t restart_at_ms = 0; // wall clock just before the restarted taskd was exec'd
   std::uint64_t flow_tasks = 0;   // flow: tasks through (0: 2,000,000 x scale)
+  double rate = 0;                // soak: creates per second (0: 3,000)
 };
 
 using scenario_result = boost::json::object;
@@ -42,6 +43,9 @@ scenario_result process(net::io_context& ioc, const options& o, int concurrency)
 /// process_cN_delayed: one taskd; the tasks are created with a common run_at instead.
 scenario_result process_delayed(net::io_context& ioc, const options& o, int concurrency);
 scenario_result e2e_latency(net::io_context& ioc, const options& o);
+/// soak (scripts/soak.sh): --rate R creates/s for --duration S seconds; RSS, open fds and
+/// create p99 per window, and whether they stayed flat.
+scenario_result soak(net::io_context& ioc, const options& o);
 /// Tasks flowing through under retention: RSS and disk over time (they should stay flat).
 scenario_result flow(net::io_context& ioc, const options& o);
 /// Remote workers over the HTTP worker API drain a worker type (2 x 50 slots).

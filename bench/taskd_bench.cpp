@@ -39,7 +39,8 @@ void usage() {
                "           process_c50 process_c200 (--phase fill, then drain)\n"
                "           process_c50_delayed process_c200_delayed e2e_latency\n"
                "           scale (--phase fill, then query; or no phase)\n"
-               "           flow [--flow-tasks N]\n";
+               "           flow [--flow-tasks N]\n"
+               "           soak [--rate R] [--duration S]\n";
 }
 
 } // namespace
@@ -57,6 +58,7 @@ int main(int argc, char** argv) {
       {"--pid", [&](const std::string& v) { o.pid = std::stoi(v); }},
       {"--data-dir", [&](const std::string& v) { o.data_dir = v; }},
       {"--duration", [&](const std::string& v) { o.duration_s = std::stod(v); }},
+      {"--rate", [&](const std::string& v) { o.rate = std::stod(v); }},
       {"--phase", [&](const std::string& v) { o.phase = v; }},
       {"--state", [&](const std::string& v) { o.state_file = v; }},
       {"--restart-at-ms", [&](const std::string& v) { o.restart_at_ms = std::stoll(v); }},
@@ -128,6 +130,7 @@ int main(int argc, char** argv) {
         {"scale", [&] { return bench::scale(ioc, o); }},
         {"flow", [&] { return bench::flow(ioc, o); }},
         {"worker_process", [&] { return bench::worker_process(ioc, o); }},
+        {"soak", [&] { return bench::soak(ioc, o); }},
     };
     auto run = scenarios.find(o.scenario);
     if (run == scenarios.end()) {
