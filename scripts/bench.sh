@@ -4,7 +4,12 @@
 # BUILD_DIR/bench-results/<stamp>.jsonl); progress on stderr.
 #
 # Usage: scripts/bench.sh [--quick] [--scenario NAME]... [--no-build]
+#                         [--compare FILE [--strict]] [--write-baseline FILE]
 #   --quick      every scenario at a tenth of its size (e2e_latency sends for 5 s, not 15)
+#   --compare    afterwards, each scenario's figures against a baseline (bench/baseline.json)
+#                with the change; worse by over 25% is flagged (scripts/bench_compare.py)
+#   --strict     with --compare: exit 1 when anything is flagged (otherwise it only reports)
+#   --write-baseline  afterwards, write this run's figures as a baseline to FILE
 #   --scenario   run only these (repeatable); default: all of all_scenarios below
 #                (process_c200_delayed only on request)
 #   --no-build   use the binaries as they are (when someone else's edit breaks the build)
@@ -28,12 +33,18 @@ known_scenarios=("${all_scenarios[@]}" process_c200_delayed)
 scenarios=()
 quick=0
 build=1
+compare=""
+strict=""
+write_baseline=""
 while [ $# -gt 0 ]; do
   case "$1" in
     --quick) quick=1 ;;
     --scenario) scenarios+=("${2:?--scenario needs a name}"); shift ;;
     --no-build) build=0 ;;
-    -h|--help) sed -n '2,16p' "$0"; exit 0 ;;
+    --compare) compare=${2:?--compare needs a baseline file}; shift ;;
+    --strict) strict=--strict ;;
+    --write-baseline) write_baseline=${2:?--write-baseline needs a file}; shift ;;
+    -h|--help) sed -n '2,22p' "$0"; exit 0 ;;
     *) echo "unknown argument $1 (see --help)" >&2; exit 2 ;;
   esac
   shift
@@ -279,3 +290,10 @@ for sc in "${scenarios[@]}"; do
   rm -rf "$data"
 done
 echo "# done in $(($(date +%s) - t_all)) s; results in $out_file" >&2
+if [ -n "$write_baseline" ]; then
+  python3 scripts/bench_compare.py --make-baseline "$out_file" >"$write_baseline"
+  echo "# baseline written to $write_baseline" >&2
+fi
+if [ -n "$compare" ]; then
+  python3 scripts/bench_compare.py "$compare" "$out_file" $strict >&2
+fi
