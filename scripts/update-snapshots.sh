@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Accepts a deliberate change of the API's JSON: rewrites tests/snapshots/ from a real
+# Accepts a deliberate change of the API's JSON or of the UI's look: rewrites tests/snapshots/
+# and tests/e2e/visual-baselines/ from a real
 # taskd (the snapshot test with TASKD_UPDATE_SNAPSHOTS=1). Review `git diff tests/snapshots`
 # before committing it.
 set -euo pipefail
@@ -7,3 +8,6 @@ cd "$(dirname "$0")/.."
 scripts/build.sh build >/dev/null
 TASKD_UPDATE_SNAPSHOTS=1 build/integration_tests --test-case='snapshots:*' --minimal
 git status --short tests/snapshots
+# The browser tests' visual baselines (tests/e2e/visual-baselines/), from the same build.
+(cd tests/e2e && E2E_UPDATE_VISUAL=1 TASKD_BINARY="$PWD/../../build/taskd" node --test visual.test.mjs >/dev/null)
+git status --short tests/e2e/visual-baselines
