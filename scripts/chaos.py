@@ -752,8 +752,10 @@ class Suite:
                 self.fail("attempt_numbers", "%s: attempt %d after attempt %d" % (where, attempt, prev_attempt))
             prev_attempt = attempt
             if run_at is not None and start < run_at - TOL_MS:
-                self.fail("early_start", "%s: attempt %d started %s before its run_at %s"
-                          % (where, attempt, fmt_ts(start), fmt_ts(run_at)))
+                conts = [start - p["cont_ms"] for p in self.pauses if 0 <= start - p["cont_ms"] < 5000]
+                self.fail("early_start", "%s: attempt %d started %s, %d ms before its run_at %s%s; timeline %s"
+                          % (where, attempt, fmt_ts(start), run_at - start, fmt_ts(run_at),
+                             " (%d ms after a SIGCONT)" % conts[0] if conts else "", compact(snaps)))
             if j + 1 >= len(snaps):
                 self.fail("unclosed_attempt", "%s: attempt %d still in_progress" % (where, attempt))
                 continue
@@ -990,6 +992,12 @@ class Suite:
                       "--listen 127.0.0.1:%d)" % (tmp, self.args.taskd, tmp, tmp, self.port), file=sys.stderr)
             else:
                 shutil.rmtree(tmp, ignore_errors=True)
+
+
+def compact(snaps):
+    """A timeline in one line: [status, attempts, updated_at, run_at, error] per change."""
+    return json.dumps([[s["status"], s["attempts"], s["updated_at"], s["run_at"], (s.get("error") or "")[:40]]
+                       for s in snaps])
 
 
 def summary(r):

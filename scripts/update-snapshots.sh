@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
-# Accepts a deliberate change of the API's JSON or of the UI's look: rewrites tests/snapshots/
-# and tests/e2e/visual-baselines/ from a real
-# taskd (the snapshot test with TASKD_UPDATE_SNAPSHOTS=1). Review `git diff tests/snapshots`
-# before committing it.
+# Accepts a deliberate change of the API's JSON or of the UI's look: rewrites
+# tests/snapshots/ (the snapshot test with TASKD_UPDATE_SNAPSHOTS=1) and
+# tests/e2e/visual-baselines/ (the visual test with E2E_UPDATE_VISUAL=1) from a real taskd.
+# Review `git diff` of both before committing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/build.sh build >/dev/null
