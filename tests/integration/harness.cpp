@@ -22,6 +22,7 @@
 #include <fstream>
 #include <sstream>
 #include <stdexcept>
+#include <thread>
 
 #include <boost/asio/connect.hpp>
 #include <boost/asio/io_context.hpp>
@@ -349,9 +350,18 @@ taskd_process::taskd_process(taskd_options options) : options_(std::move(options
 
 taskd_process::~taskd_process() {
   if (pid_ > 0) {
-    ::kill(pid_, SIGKILL);
+    // A clean exit (SIGTERM, then SIGKILL after 5 s) so a coverage build writes its data.
+    ::kill(pid_, SIGTERM);
     int st = 0;
-    ::waitpid(pid_, &st, 0);
+    const auto deadline = steady::now() + 5s;
+    while (::waitpid(pid_, &st, WNOHANG) == 0) {
+      if (steady::now() >= deadline) {
+        ::kill(pid_, SIGKILL);
+        ::waitpid(pid_, &st, 0);
+        break;
+      }
+      std::this_thread::sleep_for(5ms); // reaping: nothing to subscribe to
+    }
     pid_ = -1;
   }
   // TASKD_IT_KEEP=1 keeps the temp dirs (logs, data) for a post-mortem.
