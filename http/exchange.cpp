@@ -1,4 +1,5 @@
 #include "http/exchange.hpp"
+#include "src/core/json_parse.hpp"
 
 #include <spdlog/spdlog.h>
 
@@ -35,7 +36,7 @@ void exchange::fail(const error& e) const {
 
 result<json::value> parse_body(const request& req) {
   boost::system::error_code ec;
-  json::value v = json::parse(req.body(), ec);
+  json::value v = parse_json(req.body(), ec);
   if (ec)
     return make_error(errc::invalid_json, std::string("body is not valid JSON: ") + ec.message());
   return v;

@@ -13,6 +13,7 @@
 #include "actors/messages.hpp"
 #include "src/core/clock.hpp"
 #include "src/core/faktory_job.hpp"
+#include "src/core/json_parse.hpp"
 
 namespace taskd::http {
 
@@ -159,7 +160,7 @@ private:
 
   std::optional<json::value> parse(const std::string& arg) {
     boost::system::error_code ec;
-    auto v = json::parse(arg, ec);
+    auto v = parse_json(arg, ec);
     if (ec) {
       send(err("invalid JSON: " + ec.message()));
       return std::nullopt;

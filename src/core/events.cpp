@@ -1,4 +1,5 @@
 #include "src/core/events.hpp"
+#include "src/core/json_parse.hpp"
 
 #include <boost/json.hpp>
 
@@ -36,7 +37,7 @@ std::optional<error> read_list(const json::object& o, const char* key, Parse par
 
 result<subscribe_request> parse_subscribe(std::string_view text) {
   json::error_code ec;
-  json::value v = json::parse(text, ec);
+  json::value v = parse_json(text, ec);
   if (ec) return bad("message is not valid JSON: " + ec.message());
   if (!v.is_object()) return bad("message must be a JSON object");
   const auto& o = v.get_object();

@@ -39,6 +39,10 @@ millis backoff_delay(const backoff_policy& policy, int failed_attempt) {
 
 status start_attempt(task& t, millis now) {
   if (t.status != task_status::pending) return wrong_state(t, "start");
+  // A dispatch window can hold a stale entry of a task that went back to pending with a
+  // later run_at (a retry's backoff): it must wait for its promotion, not start early.
+  if (t.run_at > now)
+    return make_error(errc::conflict, "task " + std::to_string(t.id) + " is not due yet");
   t.status = task_status::in_progress;
   t.attempts += 1;
   t.started_at = now;

@@ -3,6 +3,7 @@
 #include <boost/json.hpp>
 
 #include "src/core/clock.hpp"
+#include "src/core/json_parse.hpp"
 
 namespace json = boost::json;
 
@@ -146,7 +147,7 @@ template <class T> bool read_int(const json::object& o, const char* key, T& out)
 
 std::optional<task> decode_task(std::string_view bytes) {
   boost::system::error_code ec;
-  json::value v = json::parse(bytes, ec);
+  json::value v = parse_json(bytes, ec);
   if (ec || !v.is_object()) return std::nullopt;
   const auto& o = v.get_object();
   task t;

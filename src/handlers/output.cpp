@@ -1,4 +1,5 @@
 #include "src/handlers/output.hpp"
+#include "src/core/json_parse.hpp"
 
 #include <cstdint>
 
@@ -71,7 +72,7 @@ boost::json::value output_to_json(std::string_view raw) {
   const std::string_view text = trim_space(raw);
   if (text.empty()) return nullptr;
   boost::system::error_code ec;
-  boost::json::value parsed = boost::json::parse(text, ec);
+  boost::json::value parsed = parse_json(text, ec);
   if (!ec) return parsed;
   return boost::json::value(to_valid_utf8(text));
 }

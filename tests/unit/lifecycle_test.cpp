@@ -32,6 +32,17 @@ TEST_CASE("backoff: huge attempt numbers are capped, zero delay is zero") {
   CHECK(backoff_delay({backoff_kind::exponential, 0}, 5) == 0);
 }
 
+TEST_CASE("lifecycle: a task waiting for its run_at (a retry's backoff) does not start early") {
+  task t = pending_task();
+  t.run_at = 500;
+  auto early = start_attempt(t, 499);
+  REQUIRE(!early.ok());
+  CHECK(early.err().code == errc::conflict);
+  CHECK(t.status == task_status::pending);
+  CHECK(t.attempts == 0);
+  CHECK(start_attempt(t, 500).ok());
+}
+
 TEST_CASE("lifecycle: start then complete") {
   task t = pending_task();
   REQUIRE(start_attempt(t, 100).ok());
@@ -48,12 +59,13 @@ TEST_CASE("lifecycle: start then complete") {
 TEST_CASE("lifecycle: failed attempts retry with backoff, then fail") {
   task t = pending_task(3);
   for (int attempt = 1; attempt <= 2; ++attempt) {
-    REQUIRE(start_attempt(t, 1000).ok());
-    auto r = fail_attempt(t, "boom", true, 1000);
+    const millis now = std::max<millis>(1000, t.run_at); // a retry starts once it is due
+    REQUIRE(start_attempt(t, now).ok());
+    auto r = fail_attempt(t, "boom", true, now);
     REQUIRE(r.ok());
     CHECK(*r == attempt_end::retry_scheduled);
     CHECK(t.status == task_status::pending);
-    CHECK(t.run_at == 1000 + backoff_delay(t.backoff, attempt));
+    CHECK(t.run_at == now + backoff_delay(t.backoff, attempt));
     CHECK(t.error == "boom");
   }
   REQUIRE(start_attempt(t, 9000).ok());

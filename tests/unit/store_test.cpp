@@ -181,7 +181,7 @@ TEST_CASE("store: reopen keeps tasks, counters, ids and the change log") {
   {
     auto s = open_store(dir);
     REQUIRE(commit(*s, create_op{{new_task("a"), new_task("a")}}).ok());
-    REQUIRE(commit(*s, update_op{1, [](task& t) { return start_attempt(t, 1); }, true}).ok());
+    REQUIRE(commit(*s, update_op{1, [](task& t) { return start_attempt(t, t.run_at); }, true}).ok());
     head = s->head_seq();
   }
   auto s = open_store(dir);
@@ -306,7 +306,7 @@ void make_finished(store& s, int n, bool complete) {
   for (auto& ch : *created) {
     task_id id = ch.after.id;
     if (complete) {
-      REQUIRE(commit(s, update_op{id, [](task& t) { return start_attempt(t, 1); }, true}).ok());
+      REQUIRE(commit(s, update_op{id, [](task& t) { return start_attempt(t, t.run_at); }, true}).ok());
       REQUIRE(
           commit(s, update_op{id, [](task& t) { return complete_attempt(t, 1, now_ms()); }, true})
               .ok());
@@ -372,7 +372,7 @@ TEST_CASE("store: a retried task leaves the finished index") {
   task t = new_task("a");
   t.max_attempts = 1;
   REQUIRE(commit(*s, create_op{{t}}).ok());
-  REQUIRE(commit(*s, update_op{1, [](task& x) { return start_attempt(x, 1); }, true}).ok());
+  REQUIRE(commit(*s, update_op{1, [](task& x) { return start_attempt(x, x.run_at); }, true}).ok());
   REQUIRE(commit(*s, update_op{1,
                                [](task& x) -> status {
                                  auto r = fail_attempt(x, "e", true, 2);
