@@ -1,10 +1,14 @@
 #!/usr/bin/env bash
 # Installs, builds and runs every test; exits non-zero on any failure.
 #  1. clang-format check of our C++ sources
-#  2. release build (-Wall -Wextra -Werror): unit and integration tests (real taskd processes;
-#     the mirror tests against the PostgreSQL 15 and Redis started here on private ports)
-#  3. ASan+UBSan build of the unit tests
-#  4. libFuzzer targets of the parsers (scripts/fuzz.sh), 20 s each
+#  2. an optimised build with gcov instrumentation (-Wall -Wextra -Werror, build-cov): unit,
+#     integration (real taskd processes; the mirror tests against the PostgreSQL 15 and
+#     Redis started here on private ports), API snapshot, UI, browser (with visual
+#     regression), Faktory, monitoring, compose and hooks tests under ctest
+#  3. the crash/fault suite, short form (scripts/chaos.sh: 5 kill -9 and 5 SIGSTOP cycles)
+#  4. line coverage of src/ actors/ storage/ http/ against the bar (scripts/coverage.sh)
+#  5. ASan+UBSan build of the unit tests
+#  6. libFuzzer targets of the parsers (scripts/fuzz.sh), 20 s each
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export CCACHE_DIR=${CCACHE_DIR:-$HOME/.cache/ccache}
@@ -17,8 +21,12 @@ scripts/setup.sh
 step "format check"
 scripts/format.sh --check
 
-step "build"
-scripts/build.sh build
+step "build (with coverage instrumentation)"
+scripts/build.sh build-cov -DTASKD_COVERAGE=ON
+grep -q 'TASKD_COVERAGE:BOOL=ON' build-cov/CMakeCache.txt ||
+  cmake -S . -B build-cov -DTASKD_COVERAGE=ON >/dev/null
+cmake --build build-cov --parallel "$(nproc)"
+find build-cov -name '*.gcda' -delete # coverage of this run only
 
 step "PostgreSQL and Redis for the mirror tests"
 services_dir=$(mktemp -d /tmp/taskd-test-services.XXXXXX)
@@ -37,7 +45,13 @@ scripts/services.sh start redis "$services_dir/redis" "$TASKD_TEST_REDIS_PORT"
 echo "postgres on 127.0.0.1:$TASKD_TEST_PG_PORT, redis on 127.0.0.1:$TASKD_TEST_REDIS_PORT"
 
 step "unit, integration, UI and browser tests"
-(cd build && ctest --output-on-failure --timeout 300 -j2)
+(cd build-cov && ctest --output-on-failure --timeout 300 -j2)
+
+step "crash and fault suite (short form)"
+scripts/chaos.sh --taskd build-cov/taskd --cycles 5 --report build-cov/chaos-report.json
+
+step "coverage"
+scripts/coverage.sh --report-only build-cov
 
 step "ASan/UBSan unit tests"
 if [ ! -f build-asan/build.ninja ]; then
