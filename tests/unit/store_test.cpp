@@ -181,7 +181,8 @@ TEST_CASE("store: reopen keeps tasks, counters, ids and the change log") {
   {
     auto s = open_store(dir);
     REQUIRE(commit(*s, create_op{{new_task("a"), new_task("a")}}).ok());
-    REQUIRE(commit(*s, update_op{1, [](task& t) { return start_attempt(t, t.run_at); }, true}).ok());
+    REQUIRE(
+        commit(*s, update_op{1, [](task& t) { return start_attempt(t, t.run_at); }, true}).ok());
     head = s->head_seq();
   }
   auto s = open_store(dir);
@@ -306,7 +307,8 @@ void make_finished(store& s, int n, bool complete) {
   for (auto& ch : *created) {
     task_id id = ch.after.id;
     if (complete) {
-      REQUIRE(commit(s, update_op{id, [](task& t) { return start_attempt(t, t.run_at); }, true}).ok());
+      REQUIRE(
+          commit(s, update_op{id, [](task& t) { return start_attempt(t, t.run_at); }, true}).ok());
       REQUIRE(
           commit(s, update_op{id, [](task& t) { return complete_attempt(t, 1, now_ms()); }, true})
               .ok());
