@@ -1,6 +1,7 @@
 #include "src/core/json_parse.hpp"
 
 #include <charconv>
+#include <cmath>
 #include <string>
 #include <system_error>
 
@@ -68,13 +69,22 @@ public:
     st.push_uint64(u);
     return true;
   }
-  bool on_double(double d, json::string_view s, error_code&) {
+  bool on_double(double d, json::string_view s, error_code& ec) {
     number.append(s.data(), s.size());
     double exact = d;
     auto r = std::from_chars(number.data(), number.data() + number.size(), exact);
     number.clear();
-    // Out of double's range: keep Boost's value (the text is valid JSON).
-    st.push_double(r.ec == std::errc() ? exact : d);
+    if (r.ec == std::errc()) {
+      st.push_double(exact);
+      return true;
+    }
+    // Underflow: Boost's 0 or subnormal is the nearest. Overflow is refused: an infinity
+    // would be serialized as "Infinity", which is not JSON and could not be read back.
+    if (!std::isfinite(d)) {
+      ec = json::error::exponent_overflow;
+      return false;
+    }
+    st.push_double(d);
     return true;
   }
   bool on_bool(bool b, error_code&) {

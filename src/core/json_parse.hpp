@@ -11,7 +11,8 @@
 
 namespace taskd {
 
-/// Like boost::json::parse(text, ec): one document, nothing after it.
+/// Like boost::json::parse(text, ec): one document, nothing after it. A number beyond
+/// double's range is an error (Boost would make it an infinity, which is not JSON).
 boost::json::value parse_json(std::string_view text, boost::system::error_code& ec);
 
 } // namespace taskd

@@ -74,6 +74,9 @@ TEST_CASE("integration: create rejects malformed and invalid bodies") {
   expect_error(post("{"), 400, "invalid_json");
   expect_error(post(""), 400, "invalid_json");
   expect_error(post("{\"type\": \"echo\",}"), 400, "invalid_json");
+  // A number beyond double's range would be stored as Infinity, which is not JSON.
+  expect_error(post(R"({"type": "echo", "payload": 15532559262804e83754})"), 400, "invalid_json");
+  CHECK(list_all(c).empty());
   expect_error(post("[1, 2]"), 400, "invalid_request", "must be a JSON object");
   expect_error(post("\"echo\""), 400, "invalid_request", "must be a JSON object");
   expect_error(post("42"), 400, "invalid_request");

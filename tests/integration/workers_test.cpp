@@ -342,15 +342,18 @@ TEST_CASE("workers: the worker list stays bounded; idle workers seen longest ago
   CHECK(ids.count("w-0") == 0);
 }
 
-TEST_CASE("workers: sync worker types share the one sync lane, highest priority first") {
-  taskd_process t(config_with(R"(
+// A sync type served by workers, and a local sync type: they share the one sync lane.
+const std::string sync_types = R"(
 [types.ship]
 handler = "worker"
 mode = "sync"
 [types.note]
 handler = "builtin:noop"
 mode = "sync"
-)"));
+)";
+
+TEST_CASE("workers: sync worker types share the one sync lane, highest priority first") {
+  taskd_process t(config_with(sync_types));
   auto c = t.client();
   json::array batch{{{"type", "ship"}, {"priority", 1}, {"payload", "low"}},
                     {{"type", "ship"}, {"priority", 9}, {"payload", "high"}},
@@ -389,14 +392,7 @@ mode = "sync"
 
 TEST_CASE(
     "workers: a sync worker task waiting for a worker can be cancelled and the lane moves on") {
-  taskd_process t(config_with(R"(
-[types.ship]
-handler = "worker"
-mode = "sync"
-[types.note]
-handler = "builtin:noop"
-mode = "sync"
-)"));
+  taskd_process t(config_with(sync_types));
   auto c = t.client();
   auto ship = c.post("/api/v1/tasks", json::object{{"type", "ship"}, {"priority", 9}});
   REQUIRE(ship.status == 201);

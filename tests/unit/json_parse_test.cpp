@@ -38,6 +38,14 @@ TEST_CASE("json: doubles are parsed exactly, and survive a serialize and parse")
   }
 }
 
+TEST_CASE("json: an underflowing number is its nearest double") {
+  boost::system::error_code ec;
+  auto v = parse_json("[1e-400, -2.5e-320]", ec);
+  REQUIRE(!ec);
+  CHECK(v.at(0).as_double() == 0.0);
+  CHECK(v.at(1).as_double() == boost::json::parse("-2.5e-320").as_double());
+}
+
 TEST_CASE("json: everything else parses as Boost.JSON does; bad text is an error") {
   boost::system::error_code ec;
   auto v = parse_json(R"({"a":[1,-2,18446744073709551615,true,null,"x\u00e9"],"b":{}})", ec);
@@ -45,7 +53,8 @@ TEST_CASE("json: everything else parses as Boost.JSON does; bad text is an error
   CHECK(v == boost::json::parse(R"({"a":[1,-2,18446744073709551615,true,null,"x\u00e9"],"b":{}})"));
   CHECK(v.at("a").at(0).is_int64());
   CHECK(v.at("a").at(2).is_uint64());
-  for (const char* bad : {"{", "[1,]", "{\"a\":1} x", "nul", "", "1e999999999999"}) {
+  for (const char* bad :
+       {"{", "[1,]", "{\"a\":1} x", "nul", "", "1e999", "[-15532559262804e83754]"}) {
     boost::system::error_code e;
     parse_json(bad, e);
     CHECK_MESSAGE(e, bad);
