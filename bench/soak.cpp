@@ -1,7 +1,7 @@
 // soak: creates at a fixed rate (open loop) into a running noop type for a long time,
-// sampling taskd's RSS, open file descriptors and the create latency every window. The
-// verdict compares the last third of the run with the first (after a warm-up window):
-// a leak shows as growth there.
+// sampling taskd's RSS, open sockets and other files, data size and the create latency
+// every window. The verdict compares the last third of the run with the first (after a
+// warm-up window): a leak shows as growth there.
 
 #include <algorithm>
 #include <filesystem>
@@ -14,22 +14,41 @@ namespace bench {
 
 namespace {
 
-std::size_t open_fds(int pid) {
+/// taskd's open file descriptors: sockets (a leak would grow with requests) and the
+/// rest (mostly RocksDB's table files, whose number moves with compaction).
+struct fd_count {
+  std::size_t sockets = 0;
+  std::size_t files = 0;
+};
+
+fd_count open_fds(int pid) {
   std::error_code ec;
-  std::size_t n = 0;
+  fd_count n;
   for (std::filesystem::directory_iterator it("/proc/" + std::to_string(pid) + "/fd", ec), end;
-       !ec && it != end; it.increment(ec))
-    ++n;
+       !ec && it != end; it.increment(ec)) {
+    std::error_code lec;
+    auto target = std::filesystem::read_symlink(it->path(), lec).string();
+    (target.rfind("socket:", 0) == 0 ? n.sockets : n.files) += 1;
+  }
   return n;
 }
 
 struct window {
   double at_s = 0;
   double rss_mb = 0;
-  std::size_t fds = 0;
+  double sockets = 0;
+  double files = 0;
+  double data_mb = 0;
   double p99_ms = 0;
   std::uint64_t acked = 0;
 };
+
+double max_of(const std::vector<window>& w, std::size_t from, std::size_t to,
+              double window::*field) {
+  double m = 0;
+  for (std::size_t i = from; i < to; ++i) m = std::max(m, w[i].*field);
+  return m;
+}
 
 double mean_of(const std::vector<window>& w, std::size_t from, std::size_t to,
                double window::*field) {
@@ -60,7 +79,11 @@ scenario_result soak(net::io_context& ioc, const options& o) {
     window w;
     w.at_s = round_to(seconds_between(s.t0, steady::now()), 1);
     w.rss_mb = round_to(p.rss_mb, 1);
-    w.fds = o.pid ? open_fds(o.pid) : 0;
+    auto fds = o.pid ? open_fds(o.pid) : fd_count{};
+    w.sockets = static_cast<double>(fds.sockets);
+    w.files = static_cast<double>(fds.files);
+    w.data_mb =
+        o.data_dir.empty() ? 0 : round_to(static_cast<double>(dir_bytes(o.data_dir)) / 1048576, 1);
     w.p99_ms = lat.empty() ? 0 : round_to(percentile(lat, 0.99), 2);
     w.acked = lat.size();
     windows.push_back(w);
@@ -87,7 +110,9 @@ scenario_result soak(net::io_context& ioc, const options& o) {
   for (const auto& w : windows)
     series.push_back({{"at_s", w.at_s},
                       {"rss_mb", w.rss_mb},
-                      {"open_fds", w.fds},
+                      {"open_sockets", w.sockets},
+                      {"open_files", w.files},
+                      {"data_mb", w.data_mb},
                       {"create_p99_ms", w.p99_ms},
                       {"creates", w.acked}});
   out["windows"] = std::move(series);
@@ -99,14 +124,24 @@ scenario_result soak(net::io_context& ioc, const options& o) {
     const double rss1 = mean_of(windows, n - third, n, &window::rss_mb);
     const double p0 = mean_of(windows, 1, 1 + third, &window::p99_ms);
     const double p1 = mean_of(windows, n - third, n, &window::p99_ms);
-    double fds0 = 0, fds1 = 0;
-    for (std::size_t i = 1; i < 1 + third; ++i) fds0 = std::max<double>(fds0, windows[i].fds);
-    for (std::size_t i = n - third; i < n; ++i) fds1 = std::max<double>(fds1, windows[i].fds);
-    bool flat = rss1 <= rss0 * 1.25 + 20 && fds1 <= fds0 + 16 && p1 <= std::max(p0 * 3, p0 + 5);
+    const double sock0 = max_of(windows, 1, 1 + third, &window::sockets);
+    const double sock1 = max_of(windows, n - third, n, &window::sockets);
+    const double files0 = max_of(windows, 1, 1 + third, &window::files);
+    const double files1 = max_of(windows, n - third, n, &window::files);
+    const double disk0 = mean_of(windows, 1, 1 + third, &window::data_mb);
+    const double disk1 = mean_of(windows, n - third, n, &window::data_mb);
+    // Sockets must not grow at all (beyond the client's connections coming and going);
+    // table files and disk move with compaction, so they get a relative bound.
+    bool flat = rss1 <= rss0 * 1.25 + 20 && sock1 <= sock0 + 16 && files1 <= files0 * 1.25 + 16 &&
+                disk1 <= disk0 * 1.25 + 20 && p1 <= std::max(p0 * 3, p0 + 5);
     out["rss_mb_first_third"] = round_to(rss0, 1);
     out["rss_mb_last_third"] = round_to(rss1, 1);
-    out["open_fds_first_third"] = fds0;
-    out["open_fds_last_third"] = fds1;
+    out["open_sockets_first_third"] = sock0;
+    out["open_sockets_last_third"] = sock1;
+    out["open_files_first_third"] = files0;
+    out["open_files_last_third"] = files1;
+    out["data_mb_first_third"] = round_to(disk0, 1);
+    out["data_mb_last_third"] = round_to(disk1, 1);
     out["create_p99_ms_first_third"] = round_to(p0, 2);
     out["create_p99_ms_last_third"] = round_to(p1, 2);
     out["flat"] = flat && s.errors.total() == 0;

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # A bounded soak: taskd under a steady open-loop create load (about half the benchmarked
 # enqueue_single rate) into a running noop type, with retention pruning as it goes, for a
-# fixed time. RSS, open file descriptors and create p99 are sampled per window; the report
-# (JSON, one object) says whether they stayed flat. Not part of scripts/test.sh.
+# fixed time. RSS, open sockets and files, data size and create p99 are sampled per window;
+# the report (JSON, one object) says whether they stayed flat. Not part of scripts/test.sh.
 #
 # Usage: scripts/soak.sh [--minutes M] [--rate R] [--report FILE] [--no-build]
 #   --minutes  soak length (default 10)
