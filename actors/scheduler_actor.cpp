@@ -159,9 +159,8 @@ struct scheduler_state {
   std::unordered_map<task_id, lease_info> leases;
   std::map<std::string, worker_info> workers;
   bool lease_tick_armed = false;
-  // The disk is full: dispatch holds until the store takes writes again. Attempts whose
-  // outcome could not be written are then ended as stalled (retried or abandoned).
-  bool storage_blocked = false;
+  // While the store refuses writes for lack of space, dispatch holds and a timer checks
+  // for space; attempts whose outcome could not be written then end as stalled.
   bool space_check_armed = false;
   std::set<task_id> unrecorded;
 };
@@ -207,6 +206,16 @@ void arm_timer(self_ptr self) {
 }
 
 /// Puts a committed pending task where the dispatcher will find it.
+/// A type's dispatch state, its window to be read from the store. `cfg` is null for a type
+/// removed from the config (its tasks run one at a time and fail with a clear error).
+type_state& add_type_state(self_ptr self, const std::string& name, const type_config* cfg) {
+  auto& ts = self->state.types[name];
+  ts.cfg = cfg;
+  ts.ready = bounded_window<ready_entry>(self->state.deps.window_capacity);
+  ts.ready.mark_incomplete();
+  return ts;
+}
+
 void place(self_ptr self, const task& t) {
   auto& st = self->state;
   if (t.run_at > now_ms()) {
@@ -218,11 +227,7 @@ void place(self_ptr self, const task& t) {
     it->second.ready.offer({t.priority, t.id});
   } else if (const type_config* tc = find_type(*st.deps.cfg, t.type)) {
     // A type declared at run time (Faktory auto_types): its first task.
-    auto& ts = st.types[t.type];
-    ts.cfg = tc;
-    ts.ready = bounded_window<ready_entry>(st.deps.window_capacity);
-    ts.ready.mark_incomplete();
-    ts.ready.offer({t.priority, t.id});
+    add_type_state(self, t.type, tc).ready.offer({t.priority, t.id});
   }
 }
 
@@ -338,7 +343,8 @@ void on_start_durable(self_ptr self, const commit_event& ev) {
   }
   // Applied but not written: the handler runs, but its outcome will not match the
   // record (still pending), so the task stays in the ready index: offer it again.
-  if (!st.storage_blocked)
+  // A full disk is logged once by the store, not per refused start.
+  if (ev.result.err().code != errc::storage_full)
     spdlog::error("start of task {} was not written: {}", ev.id, ev.result.err().message);
   note_write_failure(self, ev.result.err());
   // Refused before it applied (the store was known to be full): no handler runs.
@@ -402,7 +408,6 @@ void on_space_check(self_ptr self) {
   auto& st = self->state;
   st.space_check_armed = false;
   if (st.deps.db->out_of_space()) return arm_space_check(self);
-  st.storage_blocked = false;
   for (task_id id : st.unrecorded) {
     auto apply = [](task& t) -> status {
       if (t.status != task_status::in_progress) return make_error(errc::conflict, "not running");
@@ -416,16 +421,15 @@ void on_space_check(self_ptr self) {
   st.unrecorded.clear();
 }
 
-/// A write failed: a full disk holds dispatch until space is back (no busy retries).
+/// A write failed for lack of space: come back once there is some (no busy retries).
 void note_write_failure(self_ptr self, const error& e) {
-  if (e.code != errc::storage_full) return;
-  self->state.storage_blocked = true;
-  arm_space_check(self);
+  if (e.code == errc::storage_full) arm_space_check(self);
 }
 
 void dispatch(self_ptr self) {
   auto& st = self->state;
-  if (st.draining || st.storage_blocked) return;
+  if (st.draining) return;
+  if (st.deps.db->out_of_space()) return arm_space_check(self); // starts would be refused
   // A refused start still in flight holds its task in `running`, and a re-read would
   // skip it: restart the lane only when nothing of it is in flight.
   if (st.sync_restart && !st.sync_busy && !st.sync_ready.loading()) {
@@ -985,12 +989,7 @@ caf::behavior scheduler(self_ptr self, scheduler_deps deps) {
   st.scheduled = bounded_window<scheduled_entry>(deps.window_capacity);
   st.sync_ready.mark_incomplete();
   st.scheduled.mark_incomplete();
-  for (auto& [name, tc] : deps.cfg->types) {
-    auto& ts = st.types[name];
-    ts.cfg = &tc;
-    ts.ready = bounded_window<ready_entry>(deps.window_capacity);
-    ts.ready.mark_incomplete();
-  }
+  for (auto& [name, tc] : deps.cfg->types) add_type_state(self, name, &tc);
   for (auto& [type, counts] : deps.db->counts()) {
     auto pending = counts[static_cast<int>(task_status::pending)];
     st.pending->add(type, static_cast<std::int64_t>(pending));
@@ -998,10 +997,7 @@ caf::behavior scheduler(self_ptr self, scheduler_deps deps) {
     // A type declared at run time (restored before the scheduler starts), or one removed
     // from the config: the latter's tasks still dispatch, one at a time, and fail in
     // on_started with a clear error instead of staying pending forever.
-    auto& ts = st.types[type];
-    ts.cfg = find_type(*deps.cfg, type);
-    ts.ready = bounded_window<ready_entry>(deps.window_capacity);
-    ts.ready.mark_incomplete();
+    add_type_state(self, type, find_type(*deps.cfg, type));
   }
 
   self->set_down_handler([=](caf::down_msg& msg) {
