@@ -217,6 +217,9 @@ status store::check_space() {
     return make_error(errc::storage_full, "storage full: a write failed for lack of disk space; "
                                           "free space and restart taskd");
   if (options_.min_free_bytes == 0) return ok_status();
+  const auto now = std::chrono::steady_clock::now();
+  if (!out_of_space_ && now < next_space_poll_) return ok_status();
+  next_space_poll_ = now + space_poll;
   struct statvfs fs {};
   if (statvfs(options_.path.c_str(), &fs) != 0) return ok_status(); // cannot tell: let RocksDB try
   auto free_bytes = static_cast<std::uint64_t>(fs.f_bavail) * fs.f_frsize;

@@ -280,6 +280,10 @@ private:
   bool closed_ = false;
   std::atomic<bool> out_of_space_{false};
   bool wal_failed_ = false; // writer thread: RocksDB failed a write for lack of space
+  // Writer thread: while there is space, the free space is read at most this often (the
+  // reserve covers what is written in between), not once per commit group.
+  static constexpr std::chrono::milliseconds space_poll{100};
+  std::chrono::steady_clock::time_point next_space_poll_{};
   std::uint64_t head_seq_ = 0;
   std::uint64_t oldest_seq_ = 0;
   counts_map counts_;
