@@ -560,7 +560,7 @@ type_config read_type(std::string_view name, const toml::table& table, problems&
   if (auto queue = read_string(table, "queue", path, errs)) {
     if (type.handler != handler_kind::worker)
       errs.add(path + ".queue", "only allowed with handler = \"worker\"");
-    else if (queue->empty() || queue->find(' ') != std::string::npos)
+    else if (!valid_queue_name(*queue))
       errs.add(path + ".queue", "must be a non-empty name without spaces");
     else
       type.queue = *queue;
@@ -758,6 +758,10 @@ const type_config* find_type(const config& cfg, std::string_view name) {
 }
 
 bool valid_type_name(std::string_view name) { return type_name_ok(name); }
+
+bool valid_queue_name(std::string_view name) {
+  return !name.empty() && name.find(' ') == std::string_view::npos;
+}
 
 std::vector<const type_config*> all_types(const config& cfg) {
   std::vector<const type_config*> out;

@@ -165,6 +165,9 @@ const type_config* find_type(const config& cfg, std::string_view name);
 /// [A-Za-z0-9_.-]{1,64}
 bool valid_type_name(std::string_view name);
 
+/// A worker type's Faktory queue: non-empty, no spaces (FETCH lists queues by spaces).
+bool valid_queue_name(std::string_view name);
+
 /// Every type: the configured ones in name order, then those declared at run time.
 std::vector<const type_config*> all_types(const config& cfg);
 

@@ -31,7 +31,7 @@ result<task> task_from_faktory_job(const json::value& job, const config& cfg, mi
     std::string_view queue = "default";
     if (auto* q = o.if_contains("queue"); q && q->is_string() && !q->get_string().empty())
       queue = q->get_string();
-    if (queue.find(' ') != std::string_view::npos) return bad("queue: must not contain spaces");
+    if (!valid_queue_name(queue)) return bad("queue: must not contain spaces");
     if (!valid_type_name(type_name)) return bad("jobtype: must match [A-Za-z0-9_.-]{1,64}");
     tc = cfg.auto_types->declare(type_name, queue);
     if (!tc)
