@@ -140,6 +140,7 @@ void prometheus_metrics(const exchange& ex) {
         for (const auto& m : ex.ctx.mirrors)
           s.mirrors.push_back({m->sink(), lag_of(*m, s.head_seq), m->errors()});
         s.storage_bytes = directory_bytes(ex.ctx.cfg->server.data_dir);
+        s.table_files = ex.ctx.db->table_files();
         ex.send(beast_http::status::ok, ex.ctx.stats->scrape(s),
                 "text/plain; version=0.0.4; charset=utf-8");
       },

@@ -4,10 +4,11 @@
 # fixed time. RSS, open sockets and files, data size and create p99 are sampled per window;
 # the report (JSON, one object) says whether they stayed flat. Not part of scripts/test.sh.
 #
-# Usage: scripts/soak.sh [--minutes M] [--rate R] [--report FILE] [--no-build]
+# Usage: scripts/soak.sh [--minutes M] [--rate R] [--report FILE] [--keep DIR] [--no-build]
 #   --minutes  soak length (default 10)
 #   --rate     creates per second (default 3000)
 #   --report   where the JSON goes (default BUILD_DIR/soak-report.json); also on stdout
+#   --keep     copy taskd's data directory and log to DIR at the end (for RocksDB's LOG)
 # Exit status: 0 when flat, 1 when something grew (or creates failed), 2 on bad usage.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -17,13 +18,15 @@ rate=3000
 build=1
 build_dir=${BUILD_DIR:-build}
 report=""
+keep=""
 while [ $# -gt 0 ]; do
   case "$1" in
     --minutes) minutes=${2:?--minutes needs a number}; shift ;;
     --rate) rate=${2:?--rate needs a number}; shift ;;
     --report) report=${2:?--report needs a file}; shift ;;
+    --keep) keep=${2:?--keep needs a directory}; shift ;;
     --no-build) build=0 ;;
-    -h|--help) sed -n '2,12p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,13p' "$0"; exit 0 ;;
     *) echo "unknown argument $1 (see --help)" >&2; exit 2 ;;
   esac
   shift
@@ -42,6 +45,9 @@ cleanup() {
   if [ -n "$taskd_pid" ] && kill -0 "$taskd_pid" 2>/dev/null; then
     kill -TERM "$taskd_pid" 2>/dev/null || true
     wait "$taskd_pid" 2>/dev/null || true
+  fi
+  if [ -n "$keep" ]; then
+    mkdir -p "$keep" && cp -r "$work/data" "$work/taskd.log" "$keep/" && echo "# kept: $keep" >&2
   fi
   rm -rf "$work"
 }

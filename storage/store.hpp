@@ -198,6 +198,8 @@ public:
   /// One task's change-log entries still held, oldest first (its timeline).
   result<std::vector<change_entry>> task_changes(task_id id, std::size_t limit) const;
   std::set<std::string, std::less<>> paused_types() const;
+  /// Table files by column family: what RocksDB holds open (each one a descriptor).
+  std::map<std::string, std::uint64_t> table_files() const;
 
   /// True while writes are refused for lack of disk space (free space under
   /// min_free_bytes, or a write RocksDB failed with ENOSPC). Meanwhile every write is

@@ -58,6 +58,7 @@ struct metrics::families {
   prom::Family<prom::Gauge>& subscribers;
   prom::Family<prom::Gauge>& head_seq;
   prom::Family<prom::Gauge>& storage;
+  prom::Family<prom::Gauge>& table_files;
   prom::Family<prom::Gauge>& bridge_lag;
   prom::Family<prom::Counter>& bridge_errors;
   prom::Family<prom::Gauge>& build;
@@ -134,6 +135,7 @@ metrics::metrics(const config& cfg, std::string version, millis started_at)
       gauge("taskd_event_subscribers", "Open event-stream connections."),
       gauge("taskd_change_log_head_sequence", "Sequence number of the newest change."),
       gauge("taskd_storage_size_bytes", "Size of the RocksDB data directory."),
+      gauge("taskd_storage_table_files", "RocksDB table files held open, by column family."),
       gauge("taskd_bridge_lag_events", "Changes a mirror has not applied yet, by sink."),
       counter("taskd_bridge_errors_total", "Failed mirror writes (each retried), by sink."),
       gauge("taskd_build_info", "taskd's version."),
@@ -304,6 +306,8 @@ std::string metrics::scrape(const gauge_sample& s) {
     f_->subscribers.Add({}).Set(static_cast<double>(s.subscribers));
     f_->head_seq.Add({}).Set(static_cast<double>(s.head_seq));
     f_->storage.Add({}).Set(static_cast<double>(s.storage_bytes));
+    for (const auto& [cf, files] : s.table_files)
+      f_->table_files.Add({{"column_family", cf}}).Set(static_cast<double>(files));
     for (const auto& m : s.mirrors) {
       f_->bridge_lag.Add({{"sink", m.sink}}).Set(static_cast<double>(m.lag_events));
       double& reported = f_->bridge_errors_reported[m.sink];

@@ -50,6 +50,7 @@ struct gauge_sample {
   std::size_t subscribers = 0;
   std::uint64_t head_seq = 0;
   std::uint64_t storage_bytes = 0;
+  std::map<std::string, std::uint64_t> table_files; // by column family
 };
 
 class metrics {

@@ -435,3 +435,25 @@ TEST_CASE("store: index pages start strictly after a given key") {
   REQUIRE(sched->size() == 2);
   CHECK(sched->at(0).id == 7);
 }
+
+TEST_CASE("store: tasks that were never delayed leave nothing in the schedule index") {
+  // Schedule keys only grow: a tombstone there for a task that went straight to ready
+  // would end up in a table file that no compaction ever merges (found by the soak).
+  temp_dir dir;
+  {
+    auto s = open_store(dir);
+    make_finished(*s, 50, true);
+    make_finished(*s, 50, false);
+    s->close(); // flushes every memtable to table files
+    CHECK(s->table_files().at("schedule") == 0);
+    CHECK(s->table_files().at("tasks") > 0);
+  }
+  // A delayed task still leaves the schedule index when it runs or is cancelled.
+  auto s = open_store(dir);
+  auto r = commit(*s, create_op{{new_task("a", 0, now_ms() + 3'600'000)}});
+  REQUIRE(r.ok());
+  task_id id = r->front().after.id;
+  REQUIRE(s->schedule_page(std::nullopt, 10)->size() == 1);
+  REQUIRE(commit(*s, update_op{id, [](task& t) { return cancel_task(t, now_ms()); }, true}).ok());
+  CHECK(s->schedule_page(std::nullopt, 10)->empty());
+}
