@@ -331,6 +331,7 @@ expect_metric_cmp '<=' "$age_max" taskd_oldest_pending_age_seconds type=gate
 expect_metric 0 taskd_event_subscribers
 expect_metric "$(jq -r .head_seq <<<"$admin")" taskd_change_log_head_sequence
 expect_metric_cmp '>' 0 taskd_storage_size_bytes
+expect_metric_cmp '>=' 0 taskd_storage_table_files column_family=tasks
 expect_metric 1 taskd_build_info "version=$(jq -r .version <<<"$admin")"
 # histograms
 expect_metric 7 taskd_task_run_seconds_count type=echo
