@@ -4,6 +4,7 @@
 // (taskd's actors are all local).
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -54,8 +55,18 @@ struct bulk_request {
 };
 using bulk_result = result<std::uint64_t>; // how many tasks changed
 
-// HTTP -> scheduler (each answered with boxed<write_result>, scheduler_stats for stats).
-using create_atom = caf::atom_constant<caf::atom("create")>;   // boxed<std::vector<task>>
+/// A create (one task, or a batch: all or nothing). It is answered through `reply`, not by
+/// a response message: exactly once, on the store's writer thread as soon as the tasks
+/// are durable (or the write failed), or on the scheduler's thread when refused at once.
+/// `reply` must only hand the outcome on (post it to another thread), never work on it.
+struct create_call {
+  std::vector<task> tasks;
+  std::function<void(std::shared_ptr<const write_result>)> reply;
+};
+
+// HTTP -> scheduler (each answered with boxed<write_result>, scheduler_stats for stats;
+// creates through their create_call's reply).
+using create_atom = caf::atom_constant<caf::atom("create")>;   // boxed<create_call>
 using cancel_atom = caf::atom_constant<caf::atom("cancel")>;   // task_id
 using retry_atom = caf::atom_constant<caf::atom("retry")>;     // task_id
 using delete_atom = caf::atom_constant<caf::atom("delete")>;   // task_id

@@ -58,6 +58,7 @@ struct commit_event {
   std::shared_ptr<std::string> needs_worker;
   worker_report report = worker_report::heartbeat; // report: which call
   write_result result = std::vector<task_change>{};
+  std::shared_ptr<const write_result> created; // creates: the outcome, shared with the reply
 };
 
 struct bulk_page {
@@ -181,10 +182,25 @@ write_callback post_commit(self_ptr self, commit_event ev) {
   };
 }
 
-void deliver(self_ptr self, std::uint64_t request, const write_result& r) {
+/// A create's callback: the client's answer goes out from the writer thread as soon as the
+/// tasks are durable, without a round trip through this actor's mailbox; the scheduler
+/// learns of them by the message sent just before (so it precedes anything the client
+/// asks next).
+write_callback post_create_commit(self_ptr self, commit_event ev,
+                                  std::function<void(std::shared_ptr<const write_result>)> reply) {
+  auto handle = caf::actor_cast<caf::actor>(self);
+  return [handle, ev = std::move(ev), reply = std::move(reply)](write_result r) mutable {
+    ev.created = std::make_shared<const write_result>(std::move(r));
+    auto outcome = ev.created;
+    caf::anon_send(handle, committed_atom::value, make_boxed<commit_event>(std::move(ev)));
+    reply(std::move(outcome));
+  };
+}
+
+void deliver(self_ptr self, std::uint64_t request, write_result r) {
   auto it = self->state.promises.find(request);
   if (it == self->state.promises.end()) return;
-  it->second.deliver(make_boxed<write_result>(r));
+  it->second.deliver(make_boxed<write_result>(std::move(r)));
   self->state.promises.erase(it);
 }
 
@@ -625,10 +641,10 @@ void on_committed(self_ptr self, commit_event& ev) {
   auto& st = self->state;
   switch (ev.kind) {
   case commit_kind::create:
-    if (!ev.result) {
+    if (!*ev.created) {
       for (auto& [type, n] : ev.reserved) st.pending->add(type, -static_cast<std::int64_t>(n));
     } else {
-      for (auto& ch : *ev.result) {
+      for (auto& ch : ev.created->value()) {
         // Answered over the admission bound: nothing was reserved, nothing to release.
         if (ch.existed && ev.reserved.empty()) continue;
         account(self, ev.kind, ch);
@@ -669,7 +685,7 @@ void on_committed(self_ptr self, commit_event& ev) {
     }
     break;
   }
-  if (ev.request) deliver(self, ev.request, ev.result);
+  if (ev.request) deliver(self, ev.request, std::move(ev.result));
   dispatch(self);
 }
 
@@ -730,33 +746,27 @@ void on_tick(self_ptr self) {
   refill_if_low(self);
 }
 
-void on_create(self_ptr self, boxed<std::vector<task>> tasks, caf::response_promise rp) {
+void on_create(self_ptr self, create_call& call) {
   auto& st = self->state;
-  if (st.draining) {
-    rp.deliver(make_boxed<write_result>(make_error(errc::shutting_down, "taskd is shutting down")));
-    return;
-  }
+  auto refuse = [&](error e) { call.reply(std::make_shared<const write_result>(std::move(e))); };
+  if (st.draining) return refuse(make_error(errc::shutting_down, "taskd is shutting down"));
   std::map<std::string, std::uint64_t, std::less<>> wanted;
   bool has_keys = false;
-  for (auto& t : *tasks) {
+  for (auto& t : call.tasks) {
     wanted[t.type] += 1;
     has_keys = has_keys || t.idempotency_key.has_value();
   }
   commit_event ev{commit_kind::create};
-  create_op op{std::move(*tasks), std::nullopt};
+  create_op op{std::move(call.tasks), std::nullopt};
   if (auto ok = st.pending->admit(wanted); !ok) {
     // A client repeating a create after a lost response must get its task back, not 429:
     // let the store answer the keys it knows and refuse only what would be new.
-    if (!has_keys) {
-      rp.deliver(make_boxed<write_result>(ok.err()));
-      return;
-    }
+    if (!has_keys) return refuse(ok.err());
     op.refuse_new = ok.err();
   } else {
     ev.reserved = std::move(wanted);
   }
-  ev.request = remember(self, std::move(rp));
-  st.deps.db->submit(std::move(op), post_commit(self, std::move(ev)));
+  st.deps.db->submit(std::move(op), post_create_commit(self, std::move(ev), std::move(call.reply)));
 }
 
 // ---------------------------------------------------------------------------------------
@@ -1012,11 +1022,7 @@ caf::behavior scheduler(self_ptr self, scheduler_deps deps) {
   self->send(self, tick_atom::value);
 
   return {
-      [=](create_atom, boxed<std::vector<task>> tasks) -> caf::result<boxed<write_result>> {
-        auto rp = self->make_response_promise<boxed<write_result>>();
-        on_create(self, std::move(tasks), rp);
-        return rp;
-      },
+      [=](create_atom, boxed<create_call> call) { on_create(self, *call); },
       [=](cancel_atom, task_id id) -> caf::result<boxed<write_result>> {
         auto rp = self->make_response_promise<boxed<write_result>>();
         submit_update(
@@ -1170,7 +1176,7 @@ status recover_stalled(store& db) {
 }
 
 void add_message_types(caf::actor_system_config& cfg) {
-  cfg.add_message_type<boxed<std::vector<task>>>("taskd::boxed<tasks>");
+  cfg.add_message_type<boxed<create_call>>("taskd::boxed<create_call>");
   cfg.add_message_type<boxed<write_result>>("taskd::boxed<write_result>");
   cfg.add_message_type<boxed<scheduler_stats>>("taskd::boxed<scheduler_stats>");
   cfg.add_message_type<boxed<handler_outcome>>("taskd::boxed<handler_outcome>");

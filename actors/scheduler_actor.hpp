@@ -2,7 +2,7 @@
 // The scheduler actor owns admission and dispatch.
 //
 // Accepts (each answered once):
-//   (create_atom, boxed<std::vector<task>>) -> boxed<write_result>   201/200 after durable
+//   (create_atom, boxed<create_call>)      -> through the call's reply, once durable
 //   (cancel_atom, task_id) | (retry_atom, task_id) | (delete_atom, task_id)
 //                                          -> boxed<write_result>
 //   (stats_atom)                           -> boxed<scheduler_stats>

@@ -214,10 +214,10 @@ void handle_request(const api_context& ctx, request&& req, responder respond) {
     // Every answer is timed (metrics, by route template and code) and, at debug level,
     // logged (the access log).
     std::string_view target(req.target().data(), req.target().size());
-    respond = [respond = std::move(respond), stats = ctx.stats,
-               method = std::string(req.method_string()),
-               route = route_label(target.substr(0, target.find('?'))),
-               start = std::chrono::steady_clock::now()](response res) {
+    respond.send = [send = std::move(respond.send), stats = ctx.stats,
+                    method = std::string(req.method_string()),
+                    route = route_label(target.substr(0, target.find('?'))),
+                    start = std::chrono::steady_clock::now()](response res) {
       double seconds =
           std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
       int code = static_cast<int>(res.result_int());
@@ -229,7 +229,7 @@ void handle_request(const api_context& ctx, request&& req, responder respond) {
                    {"route", json::string(route)},
                    {"status", code},
                    {"duration_ms", std::round(seconds * 100000.0) / 100.0}});
-      respond(std::move(res));
+      send(std::move(res));
     };
   }
   exchange ex{ctx, req.version(), req.keep_alive(), std::move(respond)};

@@ -202,13 +202,14 @@ private:
     } else {
       jobs.push_back(&*v);
     }
-    auto tasks = make_boxed<std::vector<task>>();
+    auto call = make_boxed<create_call>();
+    auto& tasks = call->tasks;
     json::object rejected;
     millis now = now_ms();
     for (const auto* j : jobs) {
       auto t = task_from_faktory_job(*j, *ctx_.cfg, now);
       if (t) {
-        tasks->push_back(std::move(*t));
+        tasks.push_back(std::move(*t));
         continue;
       }
       if (!batch) return send(err(t.err().message));
@@ -218,15 +219,16 @@ private:
           jid = std::string(id->get_string());
       rejected[jid] = t.err().message;
     }
-    if (tasks->empty()) return send(simple(json::serialize(rejected)));
+    if (tasks.empty()) return send(simple(json::serialize(rejected)));
     auto self = shared_from_this();
-    ask<boxed<write_result>>(
-        [self, batch, rejected](boxed<write_result> r) {
-          if (!*r) return self->send(err(r->err().message));
-          self->st_->pushed += r->value().size();
-          self->send(batch ? simple(json::serialize(rejected)) : simple("OK"));
-        },
-        create_atom::value, tasks);
+    call->reply = [self, batch, rejected](std::shared_ptr<const write_result> r) {
+      asio::post(self->sock_.get_executor(), [self, batch, rejected, r] {
+        if (!*r) return self->send(err(r->err().message));
+        self->st_->pushed += r->value().size();
+        self->send(batch ? simple(json::serialize(rejected)) : simple("OK"));
+      });
+    };
+    caf::anon_send(ctx_.scheduler, create_atom::value, std::move(call));
   }
 
   void fetch(const std::string& arg) {

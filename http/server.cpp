@@ -111,9 +111,13 @@ private:
     }
     auto self = shared_from_this();
     auto exec = stream_.get_executor();
-    handler_(std::move(req), [self, exec](response res) {
-      net::post(exec, [self, res = std::move(res)]() mutable { self->write(std::move(res)); });
-    });
+    handler_(std::move(req),
+             responder{[self, exec](response res) {
+                         net::post(exec, [self, res = std::move(res)]() mutable {
+                           self->write(std::move(res));
+                         });
+                       },
+                       [exec](std::function<void()> work) { net::post(exec, std::move(work)); }});
   }
 
   void write(response res) {

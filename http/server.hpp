@@ -17,8 +17,14 @@ namespace taskd::http {
 namespace beast_http = boost::beast::http;
 using request = beast_http::request<beast_http::string_body>;
 using response = beast_http::response<beast_http::string_body>;
-/// Called at most once per request, from any thread.
-using responder = std::function<void(response)>;
+/// Answers one request: called at most once, from any thread. `on_io` runs work on the
+/// I/O thread of the request's connection, so that a result learned on another thread
+/// is turned into a response there and not on the thread that learned it.
+struct responder {
+  std::function<void(response)> send;
+  std::function<void(std::function<void()>)> on_io;
+  void operator()(response res) const { send(std::move(res)); }
+};
 using request_handler = std::function<void(request&&, responder)>;
 /// Takes over a connection after a WebSocket upgrade request.
 using connection_taker = std::function<void(boost::asio::ip::tcp::socket&&, request&&)>;

@@ -10,9 +10,9 @@ namespace taskd::http {
 
 namespace {
 
-void reply_changes(const exchange& ex, const boxed<write_result>& r, bool single) {
-  if (!*r) return ex.fail(r->err());
-  const auto& changes = r->value();
+void reply_changes(const exchange& ex, const write_result& r, bool single) {
+  if (!r) return ex.fail(r.err());
+  const auto& changes = r.value();
   if (single) {
     const auto& ch = changes.front();
     return ex.json(ch.existed ? 200 : 201, to_json(ch.after));
@@ -23,19 +23,22 @@ void reply_changes(const exchange& ex, const boxed<write_result>& r, bool single
   ex.json(201, json::object{{"tasks", std::move(tasks)}});
 }
 
-/// Hands the tasks to the scheduler; a refusal by backpressure is counted per type.
-void submit_create(const exchange& ex, boxed<std::vector<task>> tasks, bool single) {
+/// Hands the tasks to the scheduler; the answer is built on this request's I/O thread. A
+/// refusal by backpressure is counted per type.
+void submit_create(const exchange& ex, std::vector<task> tasks, bool single) {
   std::map<std::string, std::uint64_t> by_type;
   if (ex.ctx.stats)
-    for (const auto& t : *tasks) by_type[t.type] += 1;
-  ask<boxed<write_result>>(
-      ex,
-      [ex, single, by_type = std::move(by_type)](boxed<write_result> r) {
-        if (!*r && r->err().code == errc::too_many_pending && ex.ctx.stats)
-          for (const auto& [type, n] : by_type) ex.ctx.stats->admission_rejected(type, n);
-        reply_changes(ex, r, single);
-      },
-      create_atom::value, tasks);
+    for (const auto& t : tasks) by_type[t.type] += 1;
+  auto call = make_boxed<create_call>();
+  call->tasks = std::move(tasks);
+  call->reply = [ex, single, by_type = std::move(by_type)](std::shared_ptr<const write_result> r) {
+    ex.on_io([ex, single, by_type, r] {
+      if (!*r && r->err().code == errc::too_many_pending && ex.ctx.stats)
+        for (const auto& [type, n] : by_type) ex.ctx.stats->admission_rejected(type, n);
+      reply_changes(ex, *r, single);
+    });
+  };
+  caf::anon_send(ex.ctx.scheduler, create_atom::value, std::move(call));
 }
 
 /// The task, or nothing after answering 404 (or the read's error).
@@ -71,8 +74,8 @@ void create_task(const exchange& ex, const request& req) {
   if (!body) return ex.fail(body.err());
   auto t = parse_create_request(*body, *ex.ctx.cfg, now_ms());
   if (!t) return ex.fail(t.err());
-  auto tasks = make_boxed<std::vector<task>>();
-  tasks->push_back(std::move(*t));
+  std::vector<task> tasks;
+  tasks.push_back(std::move(*t));
   submit_create(ex, std::move(tasks), true);
 }
 
@@ -82,7 +85,7 @@ void create_batch(const exchange& ex, const request& req) {
   if (!body) return ex.fail(body.err());
   auto ts = parse_batch_request(*body, *ex.ctx.cfg, now_ms());
   if (!ts) return ex.fail(ts.err());
-  submit_create(ex, make_boxed<std::vector<task>>(std::move(*ts)), false);
+  submit_create(ex, std::move(*ts), false);
 }
 
 // GET /api/v1/tasks/{id}: the task, 404 if none.
