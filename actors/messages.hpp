@@ -56,7 +56,7 @@ struct bulk_request {
 using bulk_result = result<std::uint64_t>; // how many tasks changed
 
 /// A create (one task, or a batch: all or nothing). It is answered through `reply`, not by
-/// a response message: exactly once, on the store's writer thread as soon as the tasks
+/// a response message: exactly once, on the store's syncer thread as soon as the tasks
 /// are durable (or the write failed), or on the scheduler's thread when refused at once.
 /// `reply` must only hand the outcome on (post it to another thread), never work on it.
 struct create_call {

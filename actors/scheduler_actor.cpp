@@ -53,7 +53,7 @@ struct commit_event {
   std::string type;
   std::uint64_t bulk_job = 0;
   std::uint64_t lease_batch = 0; // starts: the lease request they serve
-  // Sync starts: set by the apply (writer thread, before the callback is posted) to the
+  // Sync starts: set by the apply (store's writer thread, before the callback) to the
   // task's type when that type is served by remote workers and the start was refused.
   std::shared_ptr<std::string> needs_worker;
   worker_report report = worker_report::heartbeat; // report: which call
@@ -173,7 +173,7 @@ void promote_due(self_ptr self);
 void serve_parked(self_ptr self);
 void note_write_failure(self_ptr self, const error& e);
 
-/// Store callbacks run on the writer thread: they only post back to the actor.
+/// Store callbacks run on the store's syncer thread: they only post back to the actor.
 write_callback post_commit(self_ptr self, commit_event ev) {
   auto handle = caf::actor_cast<caf::actor>(self);
   return [handle, ev = std::move(ev)](write_result r) mutable {
@@ -182,7 +182,7 @@ write_callback post_commit(self_ptr self, commit_event ev) {
   };
 }
 
-/// A create's callback: the client's answer goes out from the writer thread as soon as the
+/// A create's callback: the client's answer goes out from the store's thread as soon as the
 /// tasks are durable, without a round trip through this actor's mailbox; the scheduler
 /// learns of them by the message sent just before (so it precedes anything the client
 /// asks next).

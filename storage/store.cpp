@@ -67,6 +67,7 @@ result<std::unique_ptr<store>> store::open(const store_options& options) {
   std::unique_ptr<store> s(new store(options));
   if (auto st = s->open_db(); !st) return st.err();
   if (auto st = s->load_meta(); !st) return st.err();
+  s->syncer_ = std::thread([p = s.get()] { p->syncer_loop(); });
   s->writer_ = std::thread([p = s.get()] { p->writer_loop(); });
   return s;
 }
@@ -166,6 +167,12 @@ void store::close() {
   }
   cv_.notify_all();
   if (writer_.joinable()) writer_.join();
+  {
+    std::lock_guard lock(sync_mu_);
+    writer_done_ = true;
+  }
+  sync_cv_.notify_all();
+  if (syncer_.joinable()) syncer_.join();
   // Flushed memtables make the next open fast: no WAL replay of everything written.
   if (auto st = db_->Flush(rocksdb::FlushOptions(), handles_); !st.ok())
     spdlog::warn("flush on close failed (the WAL still has everything): {}", st.ToString());
@@ -216,6 +223,9 @@ status store::check_space() {
   if (wal_failed_)
     return make_error(errc::storage_full, "storage full: a write failed for lack of disk space; "
                                           "free space and restart taskd");
+  if (sync_failed_)
+    return make_error(errc::storage_error, "syncing the write-ahead log failed; writes are "
+                                           "refused until taskd restarts");
   if (options_.min_free_bytes == 0) return ok_status();
   const auto now = std::chrono::steady_clock::now();
   if (!out_of_space_ && now < next_space_poll_) return ok_status();
@@ -241,8 +251,7 @@ status store::check_space() {
 void store::commit_group(std::vector<queued>& group) {
   if (auto st = check_space(); !st) {
     // Refused before anything is applied: no handler starts, no state moves.
-    for (auto& q : group) q.cb(st.err());
-    return;
+    return hand_to_syncer(written_group{std::move(group), {}, st.err()});
   }
   group_state g;
   g.next_id = next_id_;
@@ -254,9 +263,9 @@ void store::commit_group(std::vector<queued>& group) {
   for (std::size_t i = 0; i < group.size(); ++i)
     if (group[i].applied && results[i].ok()) group[i].applied(results[i]);
 
-  bool wrote_changes = g.next_seq != next_seq_;
-  double write_seconds = 0;
-  std::shared_ptr<const commit_observer> observer;
+  written_group w{std::move(group), std::move(results), std::nullopt};
+  w.write_start = std::chrono::steady_clock::now();
+  if (g.next_seq != next_seq_) w.head = g.next_seq - 1;
   if (g.batch.Count() > 0) {
     std::string v;
     keys::put_u64(v, g.next_id);
@@ -294,29 +303,20 @@ void store::commit_group(std::vector<queued>& group) {
     }
     counts_lock.unlock();
 
+    // Not synced here: the syncer thread syncs the WAL for every group written meanwhile
+    // while this thread applies the next, and only then are they acknowledged. The WAL is
+    // a log, so a crash loses at most a suffix of unacknowledged groups.
     rocksdb::WriteOptions wo;
-    wo.sync = options_.sync_writes;
-    auto write_start = std::chrono::steady_clock::now();
-    auto st = db_->Write(wo, &g.batch);
-    write_seconds =
-        std::chrono::duration<double>(std::chrono::steady_clock::now() - write_start).count();
-    if (!st.ok()) {
-      auto err = from_status(st, "commit");
-      if (err.code == errc::storage_full) {
-        wal_failed_ = true;
-        out_of_space_ = true;
-        spdlog::critical("storage: a write failed for lack of disk space ({}); writes are refused "
-                         "until taskd restarts with space freed (raise limits.min_free_disk_mb)",
-                         err.message);
-      }
-      for (auto& q : group) q.cb(err);
-      return;
+    wo.sync = false;
+    if (auto st = db_->Write(wo, &g.batch); !st.ok()) {
+      w.failed = from_status(st, "commit");
+      note_failed_write(*w.failed);
+      return hand_to_syncer(std::move(w));
     }
     next_id_ = g.next_id;
     next_seq_ = g.next_seq;
     std::lock_guard lock(mu_);
     for (auto& [counter, value] : new_counts) *counter = value;
-    if (wrote_changes) head_seq_ = head;
     if (trim) oldest_seq_ = keep_from;
     for (auto& [type, paused] : g.paused_changes) {
       if (paused)
@@ -324,12 +324,86 @@ void store::commit_group(std::vector<queued>& group) {
       else if (auto p = paused_.find(type); p != paused_.end())
         paused_.erase(p);
     }
-    if (wrote_changes)
+  }
+  hand_to_syncer(std::move(w));
+}
+
+void store::note_failed_write(const error& err) {
+  if (err.code != errc::storage_full) return;
+  wal_failed_ = true;
+  out_of_space_ = true;
+  spdlog::critical("storage: a write failed for lack of disk space ({}); writes are refused "
+                   "until taskd restarts with space freed (raise limits.min_free_disk_mb)",
+                   err.message);
+}
+
+void store::hand_to_syncer(written_group w) {
+  std::unique_lock lock(sync_mu_);
+  // Bounded, so a slow disk slows the writer down instead of growing memory.
+  sync_cv_.wait(lock, [&] { return unsynced_.size() < max_unsynced_groups; });
+  unsynced_.push_back(std::move(w));
+  sync_cv_.notify_all();
+}
+
+void store::syncer_loop() {
+  std::deque<written_group> groups;
+  for (;;) {
+    {
+      std::unique_lock lock(sync_mu_);
+      sync_cv_.wait(lock, [&] { return writer_done_ || !unsynced_.empty(); });
+      if (unsynced_.empty()) return; // the writer is gone and everything is answered
+      groups.clear();
+      groups.swap(unsynced_);
+    }
+    sync_cv_.notify_all(); // room for the writer again
+    deliver_synced(groups);
+  }
+}
+
+void store::deliver_synced(std::deque<written_group>& groups) {
+  bool any_written = false;
+  for (auto& w : groups) any_written = any_written || !w.failed;
+  std::optional<error> sync_failed = sync_error_;
+  if (any_written && !sync_failed && options_.sync_writes) {
+    if (auto st = db_->SyncWAL(); !st.ok()) {
+      // What was written may or may not be on disk: acknowledge none of it, nor anything
+      // written after it (it builds on it), and take no more writes until a restart
+      // replays the WAL.
+      sync_failed = from_status(st, "sync the write-ahead log");
+      sync_error_ = sync_failed;
+      sync_failed_ = true;
+      note_failed_write(*sync_failed);
+      spdlog::critical("storage: {}; writes are refused until taskd restarts",
+                       sync_failed->message);
+    }
+  }
+  const auto synced_at = std::chrono::steady_clock::now();
+  if (!sync_failed) {
+    std::uint64_t head = 0;
+    for (auto& w : groups)
+      if (!w.failed) head = std::max(head, w.head);
+    if (head > 0) {
+      std::lock_guard lock(mu_);
+      head_seq_ = std::max(head_seq_, head);
+    }
+    // Listeners read changes up to head_seq(): only what is durable.
+    if (head > 0)
       for (auto& fn : on_changes_) fn(head);
+  }
+  std::shared_ptr<const commit_observer> observer;
+  {
+    std::lock_guard lock(mu_);
     observer = on_commit_;
   }
-  if (observer) (*observer)(results, write_seconds);
-  for (std::size_t i = 0; i < group.size(); ++i) group[i].cb(std::move(results[i]));
+  for (auto& w : groups) {
+    if (auto err = w.failed ? w.failed : sync_failed) {
+      for (auto& q : w.ops) q.cb(*err);
+      continue;
+    }
+    if (observer)
+      (*observer)(w.results, std::chrono::duration<double>(synced_at - w.write_start).count());
+    for (std::size_t i = 0; i < w.ops.size(); ++i) w.ops[i].cb(std::move(w.results[i]));
+  }
 }
 
 result<std::optional<task>> store::read_for_update(task_id id, group_state& g) {
@@ -762,8 +836,11 @@ result<std::vector<task>> store::tasks_with_status(task_status s, std::size_t li
 result<std::vector<change_entry>> store::changes_since(std::uint64_t after,
                                                        std::size_t limit) const {
   std::vector<change_entry> out;
+  // Entries past the head are written but not yet durable: never hand them out.
+  const std::uint64_t head = head_seq();
   std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), changes_cf_));
   for (it->Seek(keys::change_key(after + 1)); it->Valid() && out.size() < limit; it->Next()) {
+    if (keys::get_u64(view(it->key())) > head) break;
     auto v = view(it->value());
     if (v.empty()) continue;
     auto t = decode_task(v.substr(1));

@@ -3,10 +3,12 @@
 // one RocksDB database. Knows nothing of actors or HTTP.
 //
 // Writes go through one writer thread that groups every queued operation into one
-// WriteBatch and one synced WAL write (group commit): an operation's callback runs only
-// after its batch is durable, so acknowledging in the callback never acknowledges
-// anything that a crash could lose. Reads are thread-safe and may run on any thread
-// that is allowed to block.
+// WriteBatch and one WAL write (group commit). A second thread, the syncer, syncs the WAL
+// for every group written meanwhile while the writer applies the next (one sync per
+// batch of groups), and only then runs their callbacks: acknowledging in a callback never
+// acknowledges anything that a crash could lose. Reads are thread-safe and may run on any
+// thread that is allowed to block; they may see a group up to one sync before it is
+// durable (the change log does not: it is read up to the durable head).
 
 #include <array>
 #include <atomic>
@@ -167,7 +169,7 @@ public:
   store(const store&) = delete;
   store& operator=(const store&) = delete;
 
-  /// Thread-safe. `cb` runs on the writer thread once the operation's batch is durable
+  /// Thread-safe. `cb` runs on the syncer thread once the operation's batch is durable
   /// (or failed); keep it short: post the result elsewhere. `applied`, if given, runs
   /// earlier, as soon as the operation succeeded in memory and before the batch's sync:
   /// for work that may start before durability (running a started task), never for
@@ -222,14 +224,14 @@ public:
   void hold_changes(const std::string& holder, std::uint64_t seq);
   void release_changes(const std::string& holder);
 
-  /// `fn(head_seq)` runs on the writer thread after every commit that logged changes,
+  /// `fn(head_seq)` runs on the syncer thread after every sync that made changes durable,
   /// once they are durable. Keep it short: post elsewhere. Add before writes begin; an
   /// empty `fn` removes every listener.
   void on_changes(std::function<void(std::uint64_t)> fn);
 
-  /// `fn(results, seconds)` runs on the writer thread after each durable commit, before
-  /// the operations' callbacks: every operation's result in the group, and how long the
-  /// synced write took. Keep it short. Set before writes begin.
+  /// `fn(results, seconds)` runs on the syncer thread after each durable group, before
+  /// the operations' callbacks: every operation's result in the group, and how long it
+  /// took from its write to its sync. Keep it short. Set before writes begin.
   using commit_observer = std::function<void(const std::vector<write_result>&, double)>;
   void on_commit(commit_observer fn);
 
@@ -240,12 +242,26 @@ private:
     write_callback applied;
   };
   struct group_state;
+  /// A group written to the WAL (visible to reads) and waiting for the sync that makes it
+  /// durable, or one that failed (answered in order with the rest).
+  struct written_group {
+    std::vector<queued> ops;
+    std::vector<result<std::vector<task_change>>> results;
+    std::optional<error> failed;
+    std::uint64_t head = 0; // its newest change-log seq, 0 if it logged none
+    std::chrono::steady_clock::time_point write_start{};
+  };
+  static constexpr std::size_t max_unsynced_groups = 64;
 
   explicit store(store_options options);
   status open_db();
   status load_meta();
   void writer_loop();
   void commit_group(std::vector<queued>& group);
+  void hand_to_syncer(written_group w);
+  void syncer_loop();
+  void deliver_synced(std::deque<written_group>& groups);
+  void note_failed_write(const error& err);
   status check_space();
   result<std::vector<task_change>> apply_op(write_op& op, group_state& g);
   result<std::optional<task>> read_for_update(task_id id, group_state& g);
@@ -281,7 +297,8 @@ private:
   bool closing_ = false;
   bool closed_ = false;
   std::atomic<bool> out_of_space_{false};
-  bool wal_failed_ = false; // writer thread: RocksDB failed a write for lack of space
+  // RocksDB failed a write or a sync: writes are refused until a restart.
+  std::atomic<bool> wal_failed_{false};
   // Writer thread: while there is space, the free space is read at most this often (the
   // reserve covers what is written in between), not once per commit group.
   static constexpr std::chrono::milliseconds space_poll{100};
@@ -294,6 +311,14 @@ private:
   std::vector<std::function<void(std::uint64_t)>> on_changes_;
   std::shared_ptr<const commit_observer> on_commit_;
   std::thread writer_;
+  // The sync stage: groups the writer wrote, oldest first, under sync_mu_.
+  std::mutex sync_mu_;
+  std::condition_variable sync_cv_;
+  std::deque<written_group> unsynced_;
+  bool writer_done_ = false;
+  std::optional<error> sync_error_;      // syncer thread: the sync that failed, if one did
+  std::atomic<bool> sync_failed_{false}; // the writer's view of it: refuse new groups
+  std::thread syncer_;
 };
 
 } // namespace taskd

@@ -457,3 +457,40 @@ TEST_CASE("store: tasks that were never delayed leave nothing in the schedule in
   REQUIRE(commit(*s, update_op{id, [](task& t) { return cancel_task(t, now_ms()); }, true}).ok());
   CHECK(s->schedule_page(std::nullopt, 10)->empty());
 }
+
+TEST_CASE("store: the change log is read only up to what is durable; callbacks keep order") {
+  // The writer writes the next group while the syncer still delivers the last one: the
+  // new task can be read, but neither its change (mirrors and the event stream must never
+  // see what a crash could take back) nor its acknowledgement comes before the sync.
+  temp_dir dir;
+  auto s = open_store(dir);
+  std::promise<void> first_entered, release_first;
+  auto release = release_first.get_future().share();
+  std::promise<void> second_done;
+  s->submit(create_op{{new_task("a")}}, [&](write_result r) {
+    CHECK(r.ok());
+    first_entered.set_value();
+    release.wait(); // the syncer is busy here until the test releases it
+  });
+  first_entered.get_future().wait();
+  s->submit(create_op{{new_task("a")}}, [&](write_result r) {
+    CHECK(r.ok());
+    second_done.set_value();
+  });
+  auto second = second_done.get_future();
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (!s->get(2)->has_value() && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::yield();
+  REQUIRE(s->get(2)->has_value()); // written and readable ...
+  CHECK(s->head_seq() == 1);       // ... but not durable yet
+  auto log = s->changes_since(0, 100);
+  REQUIRE(log.ok());
+  REQUIRE(log->size() == 1);
+  CHECK(log->front().t.id == 1);
+  CHECK(second.wait_for(std::chrono::milliseconds(0)) == std::future_status::timeout);
+
+  release_first.set_value();
+  REQUIRE(second.wait_for(std::chrono::seconds(10)) == std::future_status::ready);
+  CHECK(s->head_seq() == 2);
+  CHECK(s->changes_since(0, 100)->size() == 2);
+}
