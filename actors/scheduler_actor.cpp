@@ -1,176 +1,26 @@
 #include "actors/scheduler_actor.hpp"
 
-#include <algorithm>
+// GCC 12 reports maybe-uninitialized for the error alternative of a moved commit_event's
+// result (a known std::variant false positive: `result` is always constructed, as an
+// empty vector by default). It appeared when these functions left an anonymous namespace.
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#endif
+
 #include <future>
-#include <unordered_map>
 
 #include <spdlog/spdlog.h>
 
-#include "actors/messages.hpp"
+#include "actors/scheduler_state.hpp"
 #include "actors/task_actor.hpp"
 #include "src/config/auto_types.hpp"
-#include "src/core/admission.hpp"
 #include "src/core/clock.hpp"
-#include "src/core/lease.hpp"
 #include "src/core/lifecycle.hpp"
-#include "src/core/minute_counter.hpp"
-#include "src/core/window.hpp"
 
-namespace taskd {
-
-namespace {
-
-// start: the start transition is applied (not yet durable); start_durable: it is synced.
-enum class commit_kind {
-  create,
-  start,
-  start_durable,
-  finish,
-  promote,
-  cancel,
-  retry,
-  remove,
-  pause,
-  bulk,
-  report, // a remote worker's heartbeat, complete, fail or log
-  expire  // a remote worker's lease ran out
-};
-
-constexpr std::size_t promote_batch = 1000;                           // due tasks moved per commit
-constexpr auto lease_check_interval = std::chrono::milliseconds(100); // lease expiry checks
-constexpr std::size_t max_workers_listed = 1000; // GET /api/v1/workers keeps this many
-
-/// What a store callback hands back to the scheduler.
-struct commit_event {
-  explicit commit_event(commit_kind k) : kind(k) {}
-  commit_kind kind;
-  std::uint64_t request = 0; // response promise, if a client waits
-  task_id id = 0;
-  std::map<std::string, std::uint64_t, std::less<>> reserved; // creates: admitted counts
-  std::optional<ready_entry> entry;                           // starts: the window entry
-  bool sync_lane = false;
-  bool paused = false; // pause: the new state
-  std::string type;
-  std::uint64_t bulk_job = 0;
-  std::uint64_t lease_batch = 0; // starts: the lease request they serve
-  // Sync starts: set by the apply (store's writer thread, before the callback) to the
-  // task's type when that type is served by remote workers and the start was refused.
-  std::shared_ptr<std::string> needs_worker;
-  worker_report report = worker_report::heartbeat; // report: which call
-  write_result result = std::vector<task_change>{};
-  std::shared_ptr<const write_result> created; // creates: the outcome, shared with the reply
-};
-
-struct bulk_page {
-  std::uint64_t job = 0;
-  result<task_page> page = task_page{};
-};
-
-struct bulk_job {
-  bulk_request req;
-  caf::response_promise rp;
-  std::vector<task_status> statuses; // scanned one after the other
-  std::size_t status_index = 0;
-  task_id after = 0;
-  bool more = false; // the page in flight is not the last of its status
-  std::uint64_t count = 0;
-};
-
-constexpr std::size_t bulk_page_size = 500;
-
-struct refill_event {
-  bool sync_lane = false;
-  bool schedule = false;
-  std::string type;
-  result<std::vector<ready_entry>> ready = std::vector<ready_entry>{};
-  result<std::vector<scheduled_entry>> scheduled = std::vector<scheduled_entry>{};
-  std::size_t asked = 0;
-};
-
-struct type_state {
-  const type_config* cfg = nullptr;
-  std::int32_t running = 0;
-  bounded_window<ready_entry> ready;
-};
-
-struct running_task {
-  std::string type;
-  bool sync = false;
-  caf::actor_addr actor;
-  bool reported = false;
-  bool remote = false; // leased to a remote worker: no task actor
-};
-
-/// A lease request being served: its starts are in flight; answered when all are durable.
-struct lease_batch {
-  caf::response_promise rp;
-  std::size_t outstanding = 0;
-  std::vector<task> tasks;
-};
-
-/// A long-poll lease request waiting for a task.
-struct parked_lease {
-  lease_request req;
-  caf::response_promise rp;
-};
-
-/// A remote worker's current lease of a running task.
-struct lease_info {
-  std::string token;
-  std::string worker;
-  millis expires_at = 0;
-  millis lease_ms = 0;
-  bool expiring = false; // an expire_lease write is in flight
-};
-
-struct scheduler_state {
-  static inline const char* name = "scheduler";
-  scheduler_deps deps;
-  std::unique_ptr<pending_ledger> pending;
-  std::map<std::string, type_state, std::less<>> types;
-  bounded_window<ready_entry> sync_ready;
-  bool sync_busy = false;
-  // The sync lane's turn belongs to a task of a worker type: it waits, holding the lane,
-  // until a worker leases that type (or it is cancelled, or its type paused).
-  struct worker_turn {
-    ready_entry entry;
-    std::string type;
-  };
-  std::optional<worker_turn> sync_for_worker;
-  bounded_window<scheduled_entry> scheduled;
-  millis armed_tick = 0;      // run_at the pending timer fires for, 0 = none
-  bool promoting = false;     // a promote_op is in flight
-  bool promote_again = false; // more became due while it was
-  std::unordered_map<task_id, running_task> running;
-  std::uint64_t next_request = 1;
-  std::unordered_map<std::uint64_t, caf::response_promise> promises;
-  bool draining = false;
-  std::vector<caf::response_promise> drain_waiters;
-  // Paused types admit but do not dispatch. The sync lane learns a task's type only when
-  // its start applies, so the start itself refuses paused types (from this snapshot).
-  std::shared_ptr<const std::set<std::string, std::less<>>> paused;
-  bool sync_restart = false; // a type was resumed: re-read the sync lane when idle
-  std::map<std::string, minute_counter, std::less<>> completed;
-  std::uint64_t next_bulk = 1;
-  std::unordered_map<std::uint64_t, bulk_job> bulk_jobs;
-  // Remote workers.
-  std::uint64_t next_lease = 1;
-  std::unordered_map<std::uint64_t, lease_batch> lease_batches;
-  std::map<std::uint64_t, parked_lease> parked; // FIFO by id
-  std::unordered_map<task_id, lease_info> leases;
-  std::map<std::string, worker_info> workers;
-  bool lease_tick_armed = false;
-  // While the store refuses writes for lack of space, dispatch holds and a timer checks
-  // for space; attempts whose outcome could not be written then end as stalled.
-  bool space_check_armed = false;
-  std::set<task_id> unrecorded;
-};
-
-using self_ptr = caf::stateful_actor<scheduler_state>*;
+namespace taskd::scheduling {
 
 void dispatch(self_ptr self);
 void promote_due(self_ptr self);
-void serve_parked(self_ptr self);
 void note_write_failure(self_ptr self, const error& e);
 
 /// Store callbacks run on the store's syncer thread: they only post back to the actor.
@@ -336,9 +186,6 @@ void start(self_ptr self, const ready_entry& entry, const std::string& type, boo
   st.deps.db->submit(update_op{entry.id, std::move(apply), true},
                      post_commit(self, std::move(durable)), post_commit(self, std::move(applied)));
 }
-
-void lease_started(self_ptr self, const commit_event& ev);
-void on_remote_committed(self_ptr self, commit_event& ev);
 
 void on_start_durable(self_ptr self, const commit_event& ev) {
   if (ev.lease_batch) return lease_started(self, ev);
@@ -769,217 +616,6 @@ void on_create(self_ptr self, create_call& call) {
   st.deps.db->submit(std::move(op), post_create_commit(self, std::move(ev), std::move(call.reply)));
 }
 
-// ---------------------------------------------------------------------------------------
-// Remote workers: types with handler = "worker" are not pushed to task actors; workers
-// lease them (pull). Concurrency, priorities, retries and backpressure are the same.
-
-void arm_lease_tick(self_ptr self) {
-  auto& st = self->state;
-  if (st.lease_tick_armed || st.leases.empty()) return;
-  st.lease_tick_armed = true;
-  self->delayed_send(self, lease_check_interval, lease_tick_atom::value);
-}
-
-/// The attempt of a leased task ended (reported, or its lease ran out): free its slot.
-void end_remote(self_ptr self, task_id id) {
-  auto& st = self->state;
-  if (auto l = st.leases.find(id); l != st.leases.end()) {
-    if (auto w = st.workers.find(l->second.worker); w != st.workers.end() && w->second.in_flight)
-      w->second.in_flight -= 1;
-    st.leases.erase(l);
-  }
-  release_slot(self, id);
-}
-
-/// The worker list stays bounded: past `limit` entries, the idle workers (nothing leased)
-/// seen longest ago are forgotten.
-void forget_idle_workers(std::map<std::string, worker_info>& workers, std::size_t limit) {
-  while (workers.size() > limit) {
-    auto oldest = workers.end();
-    for (auto it = workers.begin(); it != workers.end(); ++it)
-      if (it->second.in_flight == 0 &&
-          (oldest == workers.end() || it->second.last_seen < oldest->second.last_seen))
-        oldest = it;
-    if (oldest == workers.end()) return; // every one holds leases
-    workers.erase(oldest);
-  }
-}
-
-/// Starts up to req.max ready tasks of the requested types, best priority first across
-/// them; their answer goes out once every start is durable. Returns how many started.
-std::size_t try_lease(self_ptr self, const lease_request& req, const caf::response_promise& rp) {
-  auto& st = self->state;
-  if (st.draining) return 0;
-  const std::uint64_t batch = st.next_lease;
-  std::size_t n = 0;
-  if (auto& turn = st.sync_for_worker;
-      turn && req.max > 0 && !st.paused->count(turn->type) &&
-      std::find(req.types.begin(), req.types.end(), turn->type) != req.types.end()) {
-    lease_grant grant{new_lease_token(), req.worker, req.lease_ms};
-    auto entry = turn->entry;
-    auto type = turn->type;
-    turn.reset(); // the lane stays busy: now for the leased attempt
-    start(self, entry, type, true, &grant, batch);
-    ++n;
-  }
-  while (n < req.max) {
-    type_state* best = nullptr;
-    const std::string* best_name = nullptr;
-    for (const auto& name : req.types) {
-      auto it = st.types.find(name);
-      if (it == st.types.end() || st.paused->count(name)) continue;
-      auto& ts = it->second;
-      const std::int32_t limit = ts.cfg ? ts.cfg->concurrency : 1;
-      if (ts.running >= limit || ts.ready.empty()) continue;
-      if (!best || ts.ready.front() < best->ready.front()) {
-        best = &ts;
-        best_name = &it->first;
-      }
-    }
-    if (!best) break;
-    auto e = best->ready.pop_front();
-    if (st.running.count(e.id)) continue;
-    lease_grant grant{new_lease_token(), req.worker, req.lease_ms};
-    start(self, e, *best_name, false, &grant, batch);
-    ++n;
-  }
-  if (n > 0) {
-    st.next_lease += 1;
-    st.lease_batches.emplace(batch, lease_batch{rp, n, {}});
-  }
-  return n;
-}
-
-void serve_parked(self_ptr self) {
-  auto& st = self->state;
-  for (auto it = st.parked.begin(); it != st.parked.end();) {
-    if (try_lease(self, it->second.req, it->second.rp) > 0)
-      it = st.parked.erase(it);
-    else
-      ++it;
-  }
-}
-
-void on_lease(self_ptr self, lease_request req, caf::response_promise rp) {
-  auto& st = self->state;
-  if (st.draining) {
-    rp.deliver(make_boxed<lease_reply>(make_error(errc::shutting_down, "taskd is shutting down")));
-    return;
-  }
-  auto& w = st.workers[req.worker];
-  w.id = req.worker;
-  w.last_seen = now_ms();
-  w.types.insert(req.types.begin(), req.types.end());
-  forget_idle_workers(st.workers, max_workers_listed);
-  if (try_lease(self, req, rp) > 0) return;
-  if (req.wait_ms <= 0) {
-    rp.deliver(make_boxed<lease_reply>(std::vector<task>{}));
-    return;
-  }
-  // Parked until a task of its types is ready (serve_parked runs after every change the
-  // scheduler sees) or its wait is over.
-  auto id = st.next_lease++;
-  auto wait = std::chrono::milliseconds(req.wait_ms);
-  st.parked.emplace(id, parked_lease{std::move(req), std::move(rp)});
-  self->delayed_send(self, wait, lease_wait_atom::value, id);
-  refill_if_low(self);
-}
-
-void lease_started(self_ptr self, const commit_event& ev) {
-  auto& st = self->state;
-  auto batch = st.lease_batches.find(ev.lease_batch);
-  if (ev.result) {
-    const task& t = ev.result->front().after;
-    millis started = t.started_at.value_or(t.lease_expires_at);
-    st.leases[t.id] = lease_info{t.lease_token, t.worker, t.lease_expires_at,
-                                 t.lease_expires_at - started, false};
-    st.workers[t.worker].in_flight += 1;
-    arm_lease_tick(self);
-    if (batch != st.lease_batches.end()) batch->second.tasks.push_back(t);
-  } else {
-    auto code = ev.result.err().code;
-    if (code != errc::conflict && code != errc::not_found) {
-      spdlog::error("lease of task {} was not written: {}", ev.id, ev.result.err().message);
-      if (ev.sync_lane && ev.entry)
-        st.sync_ready.offer(*ev.entry);
-      else if (auto it = st.types.find(ev.type); it != st.types.end() && ev.entry)
-        it->second.ready.offer(*ev.entry);
-    }
-    release_slot(self, ev.id);
-  }
-  if (batch != st.lease_batches.end() && --batch->second.outstanding == 0) {
-    batch->second.rp.deliver(make_boxed<lease_reply>(std::move(batch->second.tasks)));
-    st.lease_batches.erase(batch);
-  }
-}
-
-void on_report(self_ptr self, worker_call call, caf::response_promise rp) {
-  auto& st = self->state;
-  millis lease_ms = 60000;
-  if (auto l = st.leases.find(call.id); l != st.leases.end()) {
-    lease_ms = l->second.lease_ms;
-    st.workers[l->second.worker].last_seen = now_ms();
-  }
-  if (call.lease_ms) lease_ms = *call.lease_ms;
-  commit_event ev{commit_kind::report};
-  ev.id = call.id;
-  ev.report = call.kind;
-  ev.request = remember(self, std::move(rp));
-  auto apply = [call = std::move(call), lease_ms](task& t) -> status {
-    millis now = now_ms();
-    switch (call.kind) {
-    case worker_report::heartbeat: return extend_lease(t, call.token, call.progress, lease_ms, now);
-    case worker_report::complete: return complete_leased(t, call.token, call.result, now);
-    case worker_report::fail: {
-      auto r = fail_leased(t, call.token, call.error, call.retryable, now);
-      return r ? ok_status() : status(r.err());
-    }
-    case worker_report::log: return append_leased_log(t, call.token, call.lines);
-    }
-    return ok_status();
-  };
-  st.deps.db->submit(update_op{ev.id, std::move(apply), true}, post_commit(self, std::move(ev)));
-}
-
-void on_lease_tick(self_ptr self) {
-  auto& st = self->state;
-  st.lease_tick_armed = false;
-  millis now = now_ms();
-  for (auto& [id, lease] : st.leases) {
-    if (lease.expiring || lease.expires_at > now) continue;
-    lease.expiring = true;
-    commit_event ev{commit_kind::expire};
-    ev.id = id;
-    auto apply = [token = lease.token](task& t) -> status {
-      auto r = expire_lease(t, token, now_ms());
-      return r ? ok_status() : status(r.err());
-    };
-    st.deps.db->submit(update_op{id, std::move(apply), true}, post_commit(self, std::move(ev)));
-  }
-  arm_lease_tick(self);
-}
-
-/// A worker's report or a lease expiry committed (or was refused).
-void on_remote_committed(self_ptr self, commit_event& ev) {
-  auto& st = self->state;
-  auto lease = st.leases.find(ev.id);
-  if (!ev.result) {
-    if (ev.kind == commit_kind::expire && lease != st.leases.end()) lease->second.expiring = false;
-    return;
-  }
-  const auto& ch = ev.result->front();
-  account(self, commit_kind::finish, ch);
-  if (ch.after.status == task_status::in_progress) {
-    if (lease != st.leases.end()) lease->second.expires_at = ch.after.lease_expires_at;
-    return;
-  }
-  if (ch.after.status == task_status::completed) st.completed[ch.after.type].add(now_ms());
-  if (ev.kind == commit_kind::expire)
-    spdlog::warn("task {} ({}): lease of worker {} expired", ch.after.id, ch.after.type,
-                 ch.after.worker);
-  end_remote(self, ev.id);
-}
-
 template <class Apply>
 void submit_update(self_ptr self, commit_kind kind, task_id id, Apply apply,
                    caf::response_promise rp) {
@@ -1127,10 +763,12 @@ caf::behavior scheduler(self_ptr self, scheduler_deps deps) {
   };
 }
 
-} // namespace
+} // namespace taskd::scheduling
+
+namespace taskd {
 
 caf::actor spawn_scheduler(caf::actor_system& sys, scheduler_deps deps) {
-  return sys.spawn(scheduler, std::move(deps));
+  return sys.spawn(scheduling::scheduler, std::move(deps));
 }
 
 status restore_auto_types(const store& db, const config& cfg) {
@@ -1180,11 +818,11 @@ void add_message_types(caf::actor_system_config& cfg) {
   cfg.add_message_type<boxed<write_result>>("taskd::boxed<write_result>");
   cfg.add_message_type<boxed<scheduler_stats>>("taskd::boxed<scheduler_stats>");
   cfg.add_message_type<boxed<handler_outcome>>("taskd::boxed<handler_outcome>");
-  cfg.add_message_type<boxed<commit_event>>("taskd::boxed<commit_event>");
-  cfg.add_message_type<boxed<refill_event>>("taskd::boxed<refill_event>");
+  cfg.add_message_type<boxed<scheduling::commit_event>>("taskd::boxed<commit_event>");
+  cfg.add_message_type<boxed<scheduling::refill_event>>("taskd::boxed<refill_event>");
   cfg.add_message_type<boxed<bulk_request>>("taskd::boxed<bulk_request>");
   cfg.add_message_type<boxed<bulk_result>>("taskd::boxed<bulk_result>");
-  cfg.add_message_type<boxed<bulk_page>>("taskd::boxed<bulk_page>");
+  cfg.add_message_type<boxed<scheduling::bulk_page>>("taskd::boxed<bulk_page>");
   cfg.add_message_type<boxed<lease_request>>("taskd::boxed<lease_request>");
   cfg.add_message_type<boxed<lease_reply>>("taskd::boxed<lease_reply>");
   cfg.add_message_type<boxed<worker_call>>("taskd::boxed<worker_call>");
