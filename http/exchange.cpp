@@ -34,13 +34,6 @@ void exchange::fail(const error& e) const {
   respond(std::move(res));
 }
 
-void exchange::on_io(std::function<void()> work) const {
-  if (respond.on_io)
-    respond.on_io(std::move(work));
-  else
-    work();
-}
-
 result<json::value> parse_body(const request& req) {
   boost::system::error_code ec;
   json::value v = parse_json(req.body(), ec);

@@ -32,8 +32,6 @@ struct exchange {
             const char* cache_control = nullptr) const;
   void json(int st, const json::value& v) const;
   void fail(const error& e) const;
-  /// Runs `work` on this request's I/O thread (at once where there is none).
-  void on_io(std::function<void()> work) const;
 };
 
 /// Asks the scheduler without blocking an I/O thread: a short-lived actor waits for the

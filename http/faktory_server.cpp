@@ -221,12 +221,16 @@ private:
     }
     if (tasks.empty()) return send(simple(json::serialize(rejected)));
     auto self = shared_from_this();
-    call->reply = [self, batch, rejected](std::shared_ptr<const write_result> r) {
-      asio::post(self->sock_.get_executor(), [self, batch, rejected, r] {
-        if (!*r) return self->send(err(r->err().message));
-        self->st_->pushed += r->value().size();
-        self->send(batch ? simple(json::serialize(rejected)) : simple("OK"));
-      });
+    // Called once: the captures move on to the I/O thread instead of being copied there.
+    call->reply = [self, batch,
+                   rejected = std::move(rejected)](std::shared_ptr<const write_result> r) mutable {
+      auto exec = self->sock_.get_executor();
+      asio::post(exec,
+                 [self = std::move(self), batch, rejected = std::move(rejected), r = std::move(r)] {
+                   if (!*r) return self->send(err(r->err().message));
+                   self->st_->pushed += r->value().size();
+                   self->send(batch ? simple(json::serialize(rejected)) : simple("OK"));
+                 });
     };
     caf::anon_send(ctx_.scheduler, create_atom::value, std::move(call));
   }

@@ -31,8 +31,11 @@ void submit_create(const exchange& ex, std::vector<task> tasks, bool single) {
     for (const auto& t : tasks) by_type[t.type] += 1;
   auto call = make_boxed<create_call>();
   call->tasks = std::move(tasks);
-  call->reply = [ex, single, by_type = std::move(by_type)](std::shared_ptr<const write_result> r) {
-    ex.on_io([ex, single, by_type, r] {
+  // Called once: the captures move on to the I/O thread instead of being copied there.
+  call->reply = [ex, single,
+                 by_type = std::move(by_type)](std::shared_ptr<const write_result> r) mutable {
+    auto io = std::move(ex.respond.on_io); // the answer needs only respond.send
+    io([ex = std::move(ex), single, by_type = std::move(by_type), r = std::move(r)] {
       if (!*r && r->err().code == errc::too_many_pending && ex.ctx.stats)
         for (const auto& [type, n] : by_type) ex.ctx.stats->admission_rejected(type, n);
       reply_changes(ex, *r, single);

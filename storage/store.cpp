@@ -223,9 +223,7 @@ status store::check_space() {
   if (wal_failed_)
     return make_error(errc::storage_full, "storage full: a write failed for lack of disk space; "
                                           "free space and restart taskd");
-  if (sync_failed_)
-    return make_error(errc::storage_error, "syncing the write-ahead log failed; writes are "
-                                           "refused until taskd restarts");
+  if (sync_failed_) return sync_failure();
   if (options_.min_free_bytes == 0) return ok_status();
   const auto now = std::chrono::steady_clock::now();
   if (!out_of_space_ && now < next_space_poll_) return ok_status();
@@ -328,6 +326,11 @@ void store::commit_group(std::vector<queued>& group) {
   hand_to_syncer(std::move(w));
 }
 
+error store::sync_failure() {
+  return make_error(errc::storage_error,
+                    "syncing the write-ahead log failed; writes are refused until taskd restarts");
+}
+
 void store::note_failed_write(const error& err) {
   if (err.code != errc::storage_full) return;
   wal_failed_ = true;
@@ -363,14 +366,13 @@ void store::syncer_loop() {
 void store::deliver_synced(std::deque<written_group>& groups) {
   bool any_written = false;
   for (auto& w : groups) any_written = any_written || !w.failed;
-  std::optional<error> sync_failed = sync_error_;
+  // Once a sync failed, nothing written after it is acknowledged either (it builds on
+  // what may be lost); a restart replays the WAL.
+  std::optional<error> sync_failed;
+  if (sync_failed_) sync_failed = sync_failure();
   if (any_written && !sync_failed && options_.sync_writes) {
     if (auto st = db_->SyncWAL(); !st.ok()) {
-      // What was written may or may not be on disk: acknowledge none of it, nor anything
-      // written after it (it builds on it), and take no more writes until a restart
-      // replays the WAL.
       sync_failed = from_status(st, "sync the write-ahead log");
-      sync_error_ = sync_failed;
       sync_failed_ = true;
       note_failed_write(*sync_failed);
       spdlog::critical("storage: {}; writes are refused until taskd restarts",
@@ -378,21 +380,19 @@ void store::deliver_synced(std::deque<written_group>& groups) {
     }
   }
   const auto synced_at = std::chrono::steady_clock::now();
-  if (!sync_failed) {
-    std::uint64_t head = 0;
-    for (auto& w : groups)
-      if (!w.failed) head = std::max(head, w.head);
-    if (head > 0) {
-      std::lock_guard lock(mu_);
-      head_seq_ = std::max(head_seq_, head);
-    }
-    // Listeners read changes up to head_seq(): only what is durable.
-    if (head > 0)
-      for (auto& fn : on_changes_) fn(head);
-  }
   std::shared_ptr<const commit_observer> observer;
   {
-    std::lock_guard lock(mu_);
+    std::lock_guard lock(mu_); // also guards on_changes_ against on_changes()
+    if (!sync_failed) {
+      std::uint64_t head = 0;
+      for (auto& w : groups)
+        if (!w.failed) head = std::max(head, w.head);
+      // Listeners read changes up to head_seq(): only what is durable.
+      if (head > head_seq_) {
+        head_seq_ = head;
+        for (auto& fn : on_changes_) fn(head);
+      }
+    }
     observer = on_commit_;
   }
   for (auto& w : groups) {

@@ -262,6 +262,7 @@ private:
   void syncer_loop();
   void deliver_synced(std::deque<written_group>& groups);
   void note_failed_write(const error& err);
+  static error sync_failure();
   status check_space();
   result<std::vector<task_change>> apply_op(write_op& op, group_state& g);
   result<std::optional<task>> read_for_update(task_id id, group_state& g);
@@ -316,8 +317,7 @@ private:
   std::condition_variable sync_cv_;
   std::deque<written_group> unsynced_;
   bool writer_done_ = false;
-  std::optional<error> sync_error_;      // syncer thread: the sync that failed, if one did
-  std::atomic<bool> sync_failed_{false}; // the writer's view of it: refuse new groups
+  std::atomic<bool> sync_failed_{false}; // a WAL sync failed: refuse writes until a restart
   std::thread syncer_;
 };
 
