@@ -20,8 +20,8 @@ error unknown_type(std::string_view type) {
   return make_error(errc::not_found, "no task type \"" + std::string(type) + "\"");
 }
 
-json::value oldest_pending_at(const exchange& ex, const std::string& type) {
-  auto since = oldest_due_pending_since(ex, type);
+json::value oldest_pending_at(const exchange& ex, const std::string& type, std::uint64_t pending) {
+  auto since = oldest_due_pending_since(ex, type, pending);
   return since ? json::value(format_rfc3339(*since)) : json::value(nullptr);
 }
 
@@ -45,7 +45,9 @@ json::object type_json(const exchange& ex, const type_config& tc, const counts_m
       {"running", stats.running_by_type[name]},
       {"counts", std::move(counts_json)},
       {"paused", stats.paused.count(name) > 0},
-      {"oldest_pending_at", oldest_pending_at(ex, name)},
+      {"oldest_pending_at",
+       oldest_pending_at(
+           ex, name, it == counts.end() ? 0 : it->second[static_cast<int>(task_status::pending)])},
       {"completed_last_minute", completed},
       {"throughput_per_s", static_cast<double>(completed) / 60.0}};
   if (tc.handler == handler_kind::worker) out["queue"] = tc.queue;
@@ -91,13 +93,19 @@ std::uint64_t directory_bytes(const std::string& dir) {
 
 } // namespace
 
-std::optional<millis> oldest_due_pending_since(const exchange& ex, const std::string& type) {
+// A cached "none" is not reused once more tasks are pending than when it was read: a task
+// created into an empty type shows at once, not up to a second later.
+std::optional<millis> oldest_due_pending_since(const exchange& ex, const std::string& type,
+                                               std::uint64_t pending) {
+  if (pending == 0) return std::nullopt;
   auto& cache = *ex.ctx.oldest_pending;
   millis now = now_ms();
   {
     std::lock_guard lock(cache.mu);
     auto it = cache.by_type.find(type);
-    if (it != cache.by_type.end() && it->second.first > now) return it->second.second;
+    if (it != cache.by_type.end() && it->second.expires_at > now &&
+        (it->second.since || it->second.pending >= pending))
+      return it->second.since;
   }
   // The oldest pending tasks by id; among those already due, the one due the longest.
   // (A task delayed into the future is not waiting yet.)
@@ -111,7 +119,7 @@ std::optional<millis> oldest_due_pending_since(const exchange& ex, const std::st
     for (const auto& t : page->tasks)
       if (t.run_at <= now && (!since || t.run_at < *since)) since = t.run_at;
   std::lock_guard lock(cache.mu);
-  cache.by_type[type] = {now + oldest_pending_ttl_ms, since};
+  cache.by_type[type] = {now + oldest_pending_ttl_ms, since, pending};
   return since;
 }
 
@@ -131,8 +139,8 @@ void prometheus_metrics(const exchange& ex) {
         s.paused = stats->paused;
         millis now = now_ms();
         for (const auto& [type, c] : s.counts) {
-          if (c[static_cast<int>(task_status::pending)] == 0) continue;
-          if (auto since = oldest_due_pending_since(ex, type))
+          if (auto since =
+                  oldest_due_pending_since(ex, type, c[static_cast<int>(task_status::pending)]))
             s.oldest_pending_age_s[type] = static_cast<double>(now - *since) / 1000.0;
         }
         s.subscribers = ex.ctx.subscribers ? ex.ctx.subscribers->load() : 0;

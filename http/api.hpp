@@ -32,8 +32,13 @@ struct api_context {
   /// Oldest due pending task per type, read at most once a second: finding it seeks past
   /// the tombstones of every task that left pending, too slow for clients that poll.
   struct oldest_pending_cache {
+    struct entry {
+      millis expires_at = 0;
+      std::optional<millis> since; // none: no pending task was due
+      std::uint64_t pending = 0;   // the type's pending count when it was read
+    };
     std::mutex mu;
-    std::map<std::string, std::pair<millis, std::optional<millis>>, std::less<>> by_type;
+    std::map<std::string, entry, std::less<>> by_type;
   };
   std::shared_ptr<oldest_pending_cache> oldest_pending = std::make_shared<oldest_pending_cache>();
   metrics* stats = nullptr; // Prometheus metrics; null in setups without them

@@ -36,6 +36,7 @@ void put_log_level(const exchange& ex, const request& req);
 
 /// Since when the longest-waiting due pending task of a type has been due (its run_at),
 /// refreshed at most once a second; none when nothing pending is due.
-std::optional<millis> oldest_due_pending_since(const exchange& ex, const std::string& type);
+std::optional<millis> oldest_due_pending_since(const exchange& ex, const std::string& type,
+                                               std::uint64_t pending);
 
 } // namespace taskd::http
