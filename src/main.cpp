@@ -166,6 +166,20 @@ int main(int argc, char** argv) {
       bridge, subscribers, started_at};
   ctx.stats = &stats;
   ctx.mirrors = mirror_statuses;
+  // Faktory listens before HTTP does: a client that waits for /readyz finds both open.
+  std::unique_ptr<http::faktory_server> faktory;
+  if (cfg->faktory) {
+    faktory =
+        std::make_unique<http::faktory_server>(ctx, *cfg->faktory, cfg->server.max_body_bytes);
+    try {
+      faktory->start();
+    } catch (const std::exception& e) {
+      spdlog::critical("cannot listen for Faktory on {}:{}: {}", cfg->faktory->host,
+                       cfg->faktory->port, e.what());
+      return 1;
+    }
+    spdlog::info("Faktory protocol on {}:{}", cfg->faktory->host, faktory->port());
+  }
   http::server_options ho{cfg->server.host,
                           cfg->server.port,
                           cfg->server.max_body_bytes,
@@ -186,19 +200,6 @@ int main(int argc, char** argv) {
   }
   spdlog::info("taskd listening on http://{}:{} (data in {})", cfg->server.host, server.port(),
                cfg->server.data_dir);
-  std::unique_ptr<http::faktory_server> faktory;
-  if (cfg->faktory) {
-    faktory =
-        std::make_unique<http::faktory_server>(ctx, *cfg->faktory, cfg->server.max_body_bytes);
-    try {
-      faktory->start();
-    } catch (const std::exception& e) {
-      spdlog::critical("cannot listen for Faktory on {}:{}: {}", cfg->faktory->host,
-                       cfg->faktory->port, e.what());
-      return 1;
-    }
-    spdlog::info("Faktory protocol on {}:{}", cfg->faktory->host, faktory->port());
-  }
 
   int sig = 0;
   sigwait(&signals, &sig);
