@@ -68,24 +68,11 @@ std::string schedule_key(millis run_at, task_id id) {
   return k;
 }
 
-std::string type_prefix(std::string_view type) {
-  std::string k{'t'};
-  k.append(type);
-  k.push_back('\0');
-  return k;
-}
-
 std::string type_status_prefix(std::string_view type, task_status s) {
   std::string k{'u'};
   k.append(type);
   k.push_back('\0');
   k.push_back(static_cast<char>(s));
-  return k;
-}
-
-std::string type_key(std::string_view type, task_id id) {
-  std::string k = type_prefix(type);
-  put_u64(k, id);
   return k;
 }
 
@@ -97,18 +84,6 @@ std::string type_status_key(std::string_view type, task_status s, task_id id) {
 
 std::string change_key(std::uint64_t seq) {
   std::string k;
-  put_u64(k, seq);
-  return k;
-}
-
-std::string task_change_prefix(task_id id) {
-  std::string k(1, 'c');
-  put_u64(k, id);
-  return k;
-}
-
-std::string task_change_key(task_id id, std::uint64_t seq) {
-  std::string k = task_change_prefix(id);
   put_u64(k, seq);
   return k;
 }

@@ -29,19 +29,18 @@ std::int32_t priority_from_rank(std::uint32_t rank);
 /// Schedule index: [run_at: u64][id: u64] for pending tasks whose run_at is in the future.
 std::string schedule_key(millis run_at, task_id id);
 
-/// Listing indexes: 't' type '\0' id | 'u' type '\0' status id. Listing by status alone
-/// merges the per-type 'u' ranges.
-std::string type_key(std::string_view type, task_id id);
+/// Listing index: 'u' type '\0' status id. Listing by type or by status alone merges
+/// its ranges.
 std::string type_status_key(std::string_view type, task_status s, task_id id);
-std::string type_prefix(std::string_view type);
 std::string type_status_prefix(std::string_view type, task_status s);
 
-std::string change_key(std::uint64_t seq);
+/// Retired from the listing index CF (data directories of earlier versions; the store
+/// migrates them when it opens): 'c' [id: u64][seq: u64], a task's timeline, now the
+/// record's change_seqs; 't' type '\0' id, listing by type, now a merge of 'u' ranges.
+inline constexpr char retired_timeline_tag = 'c';
+inline constexpr char retired_type_tag = 't';
 
-/// A task's timeline, in the listing index CF: 'c' [id: u64][seq: u64] for every logged
-/// change of the task; removed with the task.
-std::string task_change_prefix(task_id id);
-std::string task_change_key(task_id id, std::uint64_t seq);
+std::string change_key(std::uint64_t seq);
 
 /// Finished index: [status][finished_at: u64][id: u64], oldest first, for retention.
 std::string finished_prefix(task_status s);

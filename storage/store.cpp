@@ -16,24 +16,15 @@
 #include "src/core/clock.hpp"
 #include "src/core/lifecycle.hpp"
 #include "storage/keys.hpp"
+#include "storage/rocks_support.hpp"
 
 namespace taskd {
 
 namespace {
 
-/// The one place a rocksdb::Status becomes our error.
-error from_status(const rocksdb::Status& s, std::string_view what) {
-  std::string msg = std::string(what) + ": " + s.ToString();
-  if (s.IsNoSpace() || (s.IsIOError() && s.ToString().find("No space") != std::string::npos))
-    return make_error(errc::storage_full, msg);
-  return make_error(errc::storage_error, msg);
-}
-
-bool starts_with(const rocksdb::Slice& s, std::string_view prefix) {
-  return s.size() >= prefix.size() && std::string_view(s.data(), prefix.size()) == prefix;
-}
-
-std::string_view view(const rocksdb::Slice& s) { return {s.data(), s.size()}; }
+using rocks::from_status;
+using rocks::starts_with;
+using rocks::view;
 
 std::string encode_change(bool deleted, const task& t) {
   std::string v(1, deleted ? 'd' : 'u');
@@ -50,10 +41,6 @@ struct store::group_state {
   std::unordered_map<task_id, std::optional<task>> records;
   std::unordered_map<std::string, task_id> idempotency;
   std::map<std::pair<std::string, task_status>, std::int64_t> count_deltas;
-  std::unordered_map<task_id, std::vector<std::uint64_t>> timeline_added;
-  // One iterator over the index for every erase in the group (pruning erases thousands):
-  // creating one per task cost more than the seeks.
-  std::unique_ptr<rocksdb::Iterator> index_iterator;
   std::map<std::string, bool> paused_changes;
   std::map<std::string, std::uint64_t> cursor_changes;
   std::uint64_t next_id;
@@ -66,6 +53,7 @@ store::store(store_options options) : options_(std::move(options)) {}
 result<std::unique_ptr<store>> store::open(const store_options& options) {
   std::unique_ptr<store> s(new store(options));
   if (auto st = s->open_db(); !st) return st.err();
+  if (auto st = s->migrate_retired_indexes(); !st) return st.err();
   if (auto st = s->load_meta(); !st) return st.err();
   s->syncer_ = std::thread([p = s.get()] { p->syncer_loop(); });
   s->writer_ = std::thread([p = s.get()] { p->writer_loop(); });
@@ -415,7 +403,7 @@ void store::bump_count(group_state& g, std::string_view type, task_status s, std
   g.count_deltas[{std::string(type), s}] += delta;
 }
 
-void store::write_task(group_state& g, const std::optional<task>& before, const task& after,
+void store::write_task(group_state& g, const std::optional<task>& before, task& after,
                        bool log_change) {
   auto& b = g.batch;
   const task_id id = after.id;
@@ -434,8 +422,6 @@ void store::write_task(group_state& g, const std::optional<task>& before, const 
       b.Delete(index_cf_, keys::type_status_key(before->type, before->status, id));
       bump_count(g, before->type, before->status, -1);
     }
-  } else {
-    b.Put(index_cf_, keys::type_key(after.type, id), rocksdb::Slice());
   }
   if (before && is_terminal(before->status) && before->finished_at)
     b.Delete(finished_cf_, keys::finished_key(before->status, *before->finished_at, id));
@@ -452,12 +438,16 @@ void store::write_task(group_state& g, const std::optional<task>& before, const 
     else
       b.Put(schedule_cf_, keys::schedule_key(after.run_at, id), rocksdb::Slice());
   }
-  std::string record = encode_task(after);
   if (log_change) {
-    b.Put(index_cf_, keys::task_change_key(id, g.next_seq), rocksdb::Slice());
-    g.timeline_added[id].push_back(g.next_seq);
-    b.Put(changes_cf_, keys::change_key(g.next_seq++), "u" + record);
+    if (after.change_seqs.size() >= task_timeline_max)
+      after.change_seqs.erase(after.change_seqs.begin(),
+                              after.change_seqs.end() - (task_timeline_max - 1));
+    after.change_seqs.push_back(g.next_seq);
   }
+  // One encoding for both: the change-log entry is the record behind a one-byte tag.
+  std::string entry = encode_change(false, after);
+  if (log_change) b.Put(changes_cf_, keys::change_key(g.next_seq++), entry);
+  rocksdb::Slice record(entry.data() + 1, entry.size() - 1);
   b.Put(tasks_cf_, keys::task_key(id), record);
   g.records[id] = after;
 }
@@ -593,14 +583,12 @@ void store::erase_task(group_state& g, const task& t, std::vector<task_change>& 
   auto& b = g.batch;
   b.Delete(tasks_cf_, keys::task_key(t.id));
   b.Delete(index_cf_, keys::type_status_key(t.type, t.status, t.id));
-  b.Delete(index_cf_, keys::type_key(t.type, t.id));
   if (t.finished_at) b.Delete(finished_cf_, keys::finished_key(t.status, *t.finished_at, t.id));
   if (t.idempotency_key) {
     b.Delete(idem_cf_, *t.idempotency_key);
     g.idempotency.erase(*t.idempotency_key);
   }
   bump_count(g, t.type, t.status, -1);
-  erase_timeline(g, t.id);
   task_change ch;
   ch.before = t.status;
   ch.after = t;
@@ -609,23 +597,6 @@ void store::erase_task(group_state& g, const task& t, std::vector<task_change>& 
   b.Put(changes_cf_, keys::change_key(g.next_seq++), encode_change(true, t));
   g.records[t.id] = std::nullopt;
   out.push_back(std::move(ch));
-}
-
-void store::erase_timeline(group_state& g, task_id id) {
-  std::string prefix = keys::task_change_prefix(id);
-  if (!g.index_iterator)
-    g.index_iterator.reset(db_->NewIterator(rocksdb::ReadOptions(), index_cf_));
-  auto& it = g.index_iterator;
-  for (it->Seek(prefix); it->Valid() && starts_with(it->key(), prefix); it->Next())
-    g.batch.Delete(index_cf_, it->key());
-  // A failed read leaves timeline keys behind: harmless (a timeline is read only for a
-  // task that exists), so log it rather than fail the deletion.
-  if (!it->status().ok())
-    spdlog::warn("reading the timeline of task {} failed: {}", id, it->status().ToString());
-  if (auto added = g.timeline_added.find(id); added != g.timeline_added.end()) {
-    for (auto seq : added->second) g.batch.Delete(index_cf_, keys::task_change_key(id, seq));
-    g.timeline_added.erase(added);
-  }
 }
 
 result<std::vector<task_change>> store::prune(const prune_op& op, group_state& g) {
@@ -668,11 +639,10 @@ result<std::vector<task_change>> store::promote(const promote_op& op, group_stat
     if (!rec) return rec.err();
     // The index may trail this group's own writes: trust the record.
     if (!*rec || (*rec)->status != task_status::pending || (*rec)->run_at != run_at) continue;
-    const task& t = **rec;
     task_change ch;
-    ch.before = t.status;
-    ch.after = t;
-    write_task(g, t, t, false); // same record, re-indexed as ready at g.now
+    ch.before = (*rec)->status;
+    ch.after = **rec;
+    write_task(g, *rec, ch.after, false); // same record, re-indexed as ready at g.now
     out.push_back(std::move(ch));
   }
   if (!it->status().ok()) return from_status(it->status(), "read schedule index");
@@ -732,22 +702,23 @@ result<task_page> store::list(const list_filter& filter) const {
     return filter.descending ? scan_ids_desc(*db_, cf, prefix, filter.after, limit + 1, into)
                              : scan_ids(*db_, cf, prefix, filter.after, limit + 1, into);
   };
-  if (filter.type) {
-    st = scan(index_cf_,
-              filter.status ? keys::type_status_prefix(*filter.type, *filter.status)
-                            : keys::type_prefix(*filter.type),
-              ids);
-  } else if (filter.status) {
-    // No status-only index (it would cost two more writes per transition): merge the
-    // per-type indexes, each at most a page long; types are few (they come from config).
-    std::vector<std::string> types;
-    {
+  if (filter.type && filter.status) {
+    st = scan(index_cf_, keys::type_status_prefix(*filter.type, *filter.status), ids);
+  } else if (filter.type || filter.status) {
+    // Only the (type, status) index exists: a status-only or type-only index would cost
+    // more writes per task. Merge its ranges, each at most a page long; types are few
+    // (they come from config) and so are statuses.
+    std::vector<std::pair<std::string, task_status>> ranges;
+    if (filter.type) {
+      for (int s = 0; s < task_status_count; ++s)
+        ranges.emplace_back(*filter.type, static_cast<task_status>(s));
+    } else {
       std::lock_guard lock(mu_);
-      for (auto& [type, c] : counts_) types.push_back(type);
+      for (auto& [type, c] : counts_) ranges.emplace_back(type, *filter.status);
     }
-    for (auto& type : types) {
+    for (auto& [type, status] : ranges) {
       std::vector<task_id> part;
-      st = scan(index_cf_, keys::type_status_prefix(type, *filter.status), part);
+      st = scan(index_cf_, keys::type_status_prefix(type, status), part);
       if (!st.ok()) break;
       ids.insert(ids.end(), part.begin(), part.end());
     }
@@ -901,22 +872,17 @@ result<std::vector<change_entry>> store::tasks_with_last_seq(task_id after,
   ro.snapshot = snap;
   std::vector<change_entry> out;
   std::unique_ptr<rocksdb::Iterator> tasks(db_->NewIterator(ro, tasks_cf_));
-  std::unique_ptr<rocksdb::Iterator> timeline(db_->NewIterator(ro, index_cf_));
   for (tasks->Seek(keys::task_key(after + 1)); tasks->Valid() && out.size() < limit;
        tasks->Next()) {
     auto t = decode_task(view(tasks->value()));
     if (!t) continue;
     change_entry e;
-    std::string prefix = keys::task_change_prefix(t->id);
-    timeline->SeekForPrev(keys::task_change_key(t->id, UINT64_MAX));
-    if (timeline->Valid() && starts_with(timeline->key(), prefix))
-      e.seq = keys::get_u64(view(timeline->key()), prefix.size());
+    if (!t->change_seqs.empty()) e.seq = t->change_seqs.back();
     e.t = std::move(*t);
     out.push_back(std::move(e));
   }
-  auto st = tasks->status().ok() ? timeline->status() : tasks->status();
+  auto st = tasks->status();
   tasks.reset();
-  timeline.reset();
   db_->ReleaseSnapshot(snap);
   if (!st.ok()) return from_status(st, "read tasks");
   return out;
@@ -943,13 +909,11 @@ void store::release_changes(const std::string& holder) {
 
 result<std::vector<change_entry>> store::task_changes(task_id id, std::size_t limit) const {
   std::vector<change_entry> out;
-  std::string prefix = keys::task_change_prefix(id);
-  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), index_cf_));
-  std::vector<std::uint64_t> seqs;
-  for (it->Seek(prefix); it->Valid() && starts_with(it->key(), prefix) && seqs.size() < limit;
-       it->Next())
-    seqs.push_back(keys::get_u64(view(it->key()), prefix.size()));
-  if (!it->status().ok()) return from_status(it->status(), "read timeline");
+  auto rec = get(id);
+  if (!rec) return rec.err();
+  if (!*rec) return out;
+  auto& seqs = (*rec)->change_seqs;
+  if (seqs.size() > limit) seqs.resize(limit);
   for (auto seq : seqs) {
     std::string v;
     auto st = db_->Get(rocksdb::ReadOptions(), changes_cf_, keys::change_key(seq), &v);

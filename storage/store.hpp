@@ -256,6 +256,7 @@ private:
   explicit store(store_options options);
   status open_db();
   status load_meta();
+  status migrate_retired_indexes();
   void writer_loop();
   void commit_group(std::vector<queued>& group);
   void hand_to_syncer(written_group w);
@@ -266,11 +267,9 @@ private:
   status check_space();
   result<std::vector<task_change>> apply_op(write_op& op, group_state& g);
   result<std::optional<task>> read_for_update(task_id id, group_state& g);
-  void write_task(group_state& g, const std::optional<task>& before, const task& after,
-                  bool log_change);
+  void write_task(group_state& g, const std::optional<task>& before, task& after, bool log_change);
   void bump_count(group_state& g, std::string_view type, task_status s, std::int64_t delta);
   void erase_task(group_state& g, const task& t, std::vector<task_change>& out);
-  void erase_timeline(group_state& g, task_id id);
   result<std::vector<task_change>> prune(const prune_op& op, group_state& g);
   result<std::vector<task_change>> promote(const promote_op& op, group_state& g);
 

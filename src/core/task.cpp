@@ -124,6 +124,12 @@ std::string encode_task(const task& t) {
   if (!t.worker.empty()) o["wk"] = t.worker;
   if (t.progress) o["pg"] = *t.progress;
   if (!t.meta.is_null()) o["mt"] = t.meta;
+  if (!t.change_seqs.empty()) {
+    json::array cs;
+    cs.reserve(t.change_seqs.size());
+    for (auto seq : t.change_seqs) cs.push_back(seq);
+    o["cs"] = std::move(cs);
+  }
   return json::serialize(o);
 }
 
@@ -184,6 +190,17 @@ std::optional<task> decode_task(std::string_view bytes) {
   std::int32_t progress = 0;
   if (read_int(o, "pg", progress)) t.progress = progress;
   if (auto* mt = o.if_contains("mt")) t.meta = *mt;
+  if (auto* cs = o.if_contains("cs"); cs && cs->is_array()) {
+    t.change_seqs.reserve(cs->get_array().size());
+    for (auto& seq : cs->get_array()) {
+      if (auto* u = seq.if_uint64())
+        t.change_seqs.push_back(*u);
+      else if (auto* i = seq.if_int64(); i && *i > 0)
+        t.change_seqs.push_back(static_cast<std::uint64_t>(*i));
+      else
+        return std::nullopt;
+    }
+  }
   return t;
 }
 

@@ -5,6 +5,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include <boost/json/value.hpp>
 
@@ -78,9 +79,15 @@ struct task {
   /// What a protocol adapter keeps with the task (Faktory: retry, reserve_for, queue,
   /// custom); null when none. Not in the API object.
   boost::json::value meta;
+  /// The change-log seqs of the task's logged changes, oldest first: its timeline (GET
+  /// /api/v1/tasks/{id}/events). The newest task_timeline_max are kept. Not in the API
+  /// object. Kept in the record rather than in an index of its own, which cost a memtable
+  /// insert per change and a seek per deleted task.
+  std::vector<std::uint64_t> change_seqs;
 };
 
 inline constexpr std::size_t task_log_max_bytes = 16 * 1024;
+inline constexpr std::size_t task_timeline_max = 1000;
 
 /// The API's task object (timestamps RFC3339 UTC with milliseconds, absent values null).
 boost::json::object to_json(const task& t);

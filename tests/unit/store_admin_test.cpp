@@ -7,6 +7,8 @@
 #include <filesystem>
 #include <future>
 
+#include <rocksdb/db.h>
+
 #include "src/core/clock.hpp"
 #include "src/core/lifecycle.hpp"
 #include "storage/store.hpp"
@@ -50,6 +52,103 @@ TEST_CASE("store: a task's timeline is its logged changes, gone with the task") 
   REQUIRE(commit(*s, delete_op{id}).ok());
   CHECK(s->task_changes(id, 100)->empty());
   CHECK(s->task_changes(other, 100)->size() == 1);
+}
+
+TEST_CASE("store: a timeline keeps the newest changes of a task that changes often") {
+  temp_dir dir;
+  auto s = open_store(dir);
+  auto id = create(*s, "a");
+  const auto first = s->head_seq();
+  for (std::size_t i = 0; i < task_timeline_max + 5; ++i)
+    transition(*s, id, [](task& t) {
+      t.progress = t.progress.value_or(0) + 1;
+      return ok_status();
+    });
+  auto rec = s->get(id);
+  REQUIRE(rec.ok());
+  REQUIRE(rec->has_value());
+  auto& seqs = (*rec)->change_seqs;
+  REQUIRE(seqs.size() == task_timeline_max);
+  CHECK(seqs.back() == s->head_seq());
+  CHECK(seqs.front() == first + 6); // the create and the first five updates dropped
+  auto tl = s->task_changes(id, 10);
+  REQUIRE(tl.ok());
+  REQUIRE(tl->size() == 10);
+  CHECK((*tl)[0].seq == seqs.front());
+}
+
+namespace {
+
+/// Opens the store's RocksDB directly (the store closed), for what only an earlier version
+/// wrote. Handles: 1 tasks, 4 the listing index.
+void with_raw_db(
+    const temp_dir& dir,
+    const std::function<void(rocksdb::DB&, std::vector<rocksdb::ColumnFamilyHandle*>&)>& fn) {
+  std::vector<rocksdb::ColumnFamilyDescriptor> cfs;
+  for (const char* name :
+       {"default", "tasks", "ready", "schedule", "index", "changes", "idempotency", "finished"})
+    cfs.emplace_back(name, rocksdb::ColumnFamilyOptions());
+  std::vector<rocksdb::ColumnFamilyHandle*> h;
+  rocksdb::DB* raw = nullptr;
+  REQUIRE(rocksdb::DB::Open(rocksdb::DBOptions(), dir.path.string(), cfs, &h, &raw).ok());
+  std::unique_ptr<rocksdb::DB> db(raw);
+  fn(*db, h);
+  for (auto* cf : h) REQUIRE(db->DestroyColumnFamilyHandle(cf).ok());
+}
+
+std::string be64(std::uint64_t v) {
+  std::string out;
+  for (int shift = 56; shift >= 0; shift -= 8) out.push_back(static_cast<char>(v >> shift));
+  return out;
+}
+
+} // namespace
+
+TEST_CASE("store: a data directory of an earlier version is upgraded when it opens") {
+  temp_dir dir;
+  task_id id = 0, other = 0;
+  std::vector<std::uint64_t> seqs;
+  {
+    auto s = open_store(dir);
+    id = create(*s, "a");
+    other = create(*s, "b");
+    transition(*s, id, [](task& t) { return start_attempt(t, now_ms()); });
+    seqs = (*s->get(id))->change_seqs;
+    REQUIRE(seqs.size() == 2);
+  }
+  // As the earlier version kept it: timelines and a type index in the listing index
+  // ('c' id seq, 't' type 0 id), records without their seqs.
+  with_raw_db(dir, [&](rocksdb::DB& db, auto& h) {
+    for (auto seq : seqs) REQUIRE(db.Put({}, h[4], "c" + be64(id) + be64(seq), "").ok());
+    REQUIRE(db.Put({}, h[4], "c" + be64(999) + be64(1), "").ok()); // a deleted task's
+    REQUIRE(db.Put({}, h[4], std::string("ta\0", 3) + be64(id), "").ok());
+    for (task_id t : {id, other}) {
+      std::string v;
+      REQUIRE(db.Get({}, h[1], be64(t), &v).ok());
+      auto rec = decode_task(v);
+      REQUIRE(rec);
+      rec->change_seqs.clear();
+      REQUIRE(db.Put({}, h[1], be64(t), encode_task(*rec)).ok());
+    }
+  });
+  {
+    auto s = open_store(dir);
+    auto rec = s->get(id);
+    REQUIRE(rec.ok());
+    CHECK((*rec)->change_seqs == seqs);
+    CHECK((*s->get(other))->change_seqs.empty()); // no timeline keys: none to move
+    auto tl = s->task_changes(id, 100);
+    REQUIRE(tl->size() == 2);
+    CHECK((*tl)[1].t.status == task_status::in_progress);
+    CHECK(s->list({std::nullopt, std::string("a"), 0, 100})->tasks.size() == 1);
+  }
+  // The retired keys are gone: the index holds one (type, status) key a task.
+  with_raw_db(dir, [&](rocksdb::DB& db, auto& h) {
+    std::unique_ptr<rocksdb::Iterator> it(db.NewIterator({}, h[4]));
+    std::size_t keys = 0;
+    for (it->SeekToFirst(); it->Valid(); it->Next(), ++keys) CHECK(it->key()[0] == 'u');
+    CHECK(keys == 2);
+  });
 }
 
 TEST_CASE("store: pause state is durable and not a task change") {

@@ -121,6 +121,11 @@ TEST_CASE("store: list filters combine and page by id") {
 
   auto odd = s->list({std::nullopt, std::string("odd"), 0, 100});
   CHECK(odd->tasks.size() == 5);
+  auto odd_page = s->list({std::nullopt, std::string("odd"), 0, 2}); // across statuses, by id
+  REQUIRE(odd_page->tasks.size() == 2);
+  CHECK(odd_page->tasks[0].id == 2);
+  CHECK(odd_page->tasks[1].id == 4);
+  CHECK(odd_page->next_after == std::optional<task_id>(4));
   auto odd_pending = s->list({task_status::pending, std::string("odd"), 0, 100});
   CHECK(odd_pending->tasks.size() == 4);
   auto cancelled = s->list({task_status::cancelled, std::nullopt, 0, 100});
