@@ -50,6 +50,7 @@ scenario_result soak(net::io_context& ioc, const options& o);
 scenario_result flow(net::io_context& ioc, const options& o);
 /// Remote workers over the HTTP worker API drain a worker type (2 x 50 slots).
 scenario_result worker_process(net::io_context& ioc, const options& o);
+scenario_result e2e_worker(net::io_context& ioc, const options& o);
 /// Returns an empty object for the "fill" phase (its results go to the state file).
 scenario_result scale(net::io_context& ioc, const options& o);
 

@@ -37,7 +37,7 @@ void usage() {
                "       taskd-bench --url URL --wait-ready SECONDS\n"
                "scenarios: enqueue_bulk enqueue_bulk_held enqueue_single enqueue_single_held\n"
                "           process_c50 process_c200 (--phase fill, then drain)\n"
-               "           process_c50_delayed process_c200_delayed e2e_latency\n"
+               "           process_c50_delayed process_c200_delayed e2e_latency e2e_worker\n"
                "           scale (--phase fill, then query; or no phase)\n"
                "           flow [--flow-tasks N]\n"
                "           soak [--rate R] [--duration S]\n";
@@ -130,6 +130,7 @@ int main(int argc, char** argv) {
         {"scale", [&] { return bench::scale(ioc, o); }},
         {"flow", [&] { return bench::flow(ioc, o); }},
         {"worker_process", [&] { return bench::worker_process(ioc, o); }},
+        {"e2e_worker", [&] { return bench::e2e_worker(ioc, o); }},
         {"soak", [&] { return bench::soak(ioc, o); }},
     };
     auto run = scenarios.find(o.scenario);

@@ -28,7 +28,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 all_scenarios=(enqueue_bulk enqueue_bulk_held enqueue_single enqueue_single_held
-  process_c50 process_c200 process_c50_delayed worker_process e2e_latency scale flow)
+  process_c50 process_c200 process_c50_delayed worker_process e2e_latency e2e_worker scale flow)
 known_scenarios=("${all_scenarios[@]}" process_c200_delayed)
 scenarios=()
 quick=0
@@ -147,6 +147,10 @@ concurrency = 50
 
 [types.scale]      # scale: created a day ahead, stays pending
 handler = "builtin:noop"
+concurrency = 50
+
+[types.e2e_remote] # e2e_worker: run by 50 remote worker slots
+handler = "worker"
 concurrency = 50
 
 [types.remote]     # worker_process: drained by remote workers (2 x 50 HTTP slots)
@@ -268,7 +272,7 @@ for sc in "${scenarios[@]}"; do
         line=$(error_line "$sc" "fill phase failed")
       fi
       ;;
-    e2e_latency) line=$(run_bench --scenario "$sc" --duration "$e2e_seconds") ;;
+    e2e_latency | e2e_worker) line=$(run_bench --scenario "$sc" --duration "$e2e_seconds") ;;
     flow) line=$(run_bench --scenario "$sc" --flow-tasks "${FLOW_TASKS:-0}") ;;
     *) line=$(run_bench --scenario "$sc") ;;
   esac
