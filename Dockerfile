@@ -13,7 +13,7 @@ RUN rm -rf build && cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebIn
 FROM debian:12
 RUN apt-get update -qq && apt-get install -y -qq --no-install-recommends \
       libcaf-core0.17 librocksdb7.8 libboost-json1.81.0 libspdlog1.10 libtomlplusplus3 \
-      libprometheus-cpp-core1.0 libpqxx-6.4 libhiredis0.14 libssl3 libtcmalloc-minimal4 \
+      libprometheus-cpp-core1.0 libpqxx-6.4 libhiredis0.14 libssl3 \
       espeak-ng sox jq util-linux ca-certificates \
     && rm -rf /var/lib/apt/lists/*
 WORKDIR /app

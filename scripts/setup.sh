@@ -7,7 +7,7 @@ packages=(
   build-essential cmake ninja-build ccache pkg-config clang-format clang libclang-rt-14-dev
   libcaf-dev librocksdb-dev libboost1.81-dev libboost-json1.81-dev
   libspdlog-dev doctest-dev libtomlplusplus-dev libcli11-dev prometheus-cpp-dev prometheus
-  libpqxx-dev libhiredis-dev libssl-dev libgoogle-perftools-dev postgresql-15 redis-server
+  libpqxx-dev libhiredis-dev libssl-dev postgresql-15 redis-server
   curl jq espeak-ng sox python3 python3-yaml gcovr
 )
 # The browser tests run Debian's Chromium (headless); images that only build taskd skip it.
