@@ -326,14 +326,10 @@ scenario_result e2e_latency(net::io_context& ioc, const options& o) {
   wait_completed(c, type, 1, 10);
 
   open_loop_sender s(ioc, o.ep, type, rate, static_cast<std::uint64_t>(rate * duration));
-  s.pool = open_connections(ioc, o.ep, 32);
   log("e2e_latency: " + std::to_string(s.total) + " tasks at " + std::to_string(int(rate)) + "/s");
   meter m(o.pid);
   m.start();
-  s.start();
-  run_until(ioc, [&s] { return s.acked >= s.total; });
-  std::uint64_t accepted = 0;
-  for (auto id : s.ids) accepted += id != 0;
+  std::uint64_t accepted = s.run();
   auto counts = wait_completed(c, type, accepted + 1, 30, 10);
   scenario_result res;
   m.stop(res);
@@ -760,14 +756,10 @@ scenario_result e2e_worker(net::io_context& ioc, const options& o) {
   for (auto& w : workers) e2e_lease_next(st, w, type);
 
   open_loop_sender s(ioc, o.ep, type, rate, total);
-  s.pool = open_connections(ioc, o.ep, 32);
   log("e2e_worker: " + std::to_string(total) + " tasks at " + std::to_string(int(rate)) + "/s");
   meter m(o.pid);
   m.start();
-  s.start();
-  run_until(ioc, [&s] { return s.acked >= s.total; });
-  std::uint64_t accepted = 0;
-  for (auto id : s.ids) accepted += id != 0;
+  std::uint64_t accepted = s.run();
   auto deadline = steady::now() + std::chrono::seconds(30);
   run_until(ioc, [&] { return st.completed >= accepted || steady::now() > deadline; });
   scenario_result res;
