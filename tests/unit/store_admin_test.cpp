@@ -11,6 +11,7 @@
 
 #include "src/core/clock.hpp"
 #include "src/core/lifecycle.hpp"
+#include "storage/keys.hpp"
 #include "storage/store.hpp"
 #include "tests/unit/store_fixture.hpp"
 
@@ -98,7 +99,7 @@ void with_raw_db(
 
 std::string be64(std::uint64_t v) {
   std::string out;
-  for (int shift = 56; shift >= 0; shift -= 8) out.push_back(static_cast<char>(v >> shift));
+  keys::put_u64(out, v);
   return out;
 }
 
@@ -119,16 +120,17 @@ TEST_CASE("store: a data directory of an earlier version is upgraded when it ope
   // As the earlier version kept it: timelines and a type index in the listing index
   // ('c' id seq, 't' type 0 id), records without their seqs.
   with_raw_db(dir, [&](rocksdb::DB& db, auto& h) {
-    for (auto seq : seqs) REQUIRE(db.Put({}, h[4], "c" + be64(id) + be64(seq), "").ok());
-    REQUIRE(db.Put({}, h[4], "c" + be64(999) + be64(1), "").ok()); // a deleted task's
-    REQUIRE(db.Put({}, h[4], std::string("ta\0", 3) + be64(id), "").ok());
+    const std::string timeline(1, keys::retired_timeline_tag), by_type(1, keys::retired_type_tag);
+    for (auto seq : seqs) REQUIRE(db.Put({}, h[4], timeline + be64(id) + be64(seq), "").ok());
+    REQUIRE(db.Put({}, h[4], timeline + be64(999) + be64(1), "").ok()); // a deleted task's
+    REQUIRE(db.Put({}, h[4], by_type + std::string("a\0", 2) + be64(id), "").ok());
     for (task_id t : {id, other}) {
       std::string v;
-      REQUIRE(db.Get({}, h[1], be64(t), &v).ok());
+      REQUIRE(db.Get({}, h[1], keys::task_key(t), &v).ok());
       auto rec = decode_task(v);
       REQUIRE(rec);
       rec->change_seqs.clear();
-      REQUIRE(db.Put({}, h[1], be64(t), encode_task(*rec)).ok());
+      REQUIRE(db.Put({}, h[1], keys::task_key(t), encode_task(*rec)).ok());
     }
   });
   {
