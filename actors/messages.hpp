@@ -83,7 +83,7 @@ using report_atom = caf::atom_constant<caf::atom("wreport")>; // boxed<worker_ca
 using workers_atom = caf::atom_constant<caf::atom("workers")>; // -> boxed<worker_list>
 
 // Internal to the scheduler.
-using committed_atom = caf::atom_constant<caf::atom("committed")>;
+using commits_atom = caf::atom_constant<caf::atom("commits")>;
 using outcome_atom = caf::atom_constant<caf::atom("outcome")>;
 using tick_atom = caf::atom_constant<caf::atom("tick")>;
 using refilled_atom = caf::atom_constant<caf::atom("refilled")>;

@@ -23,26 +23,33 @@ void dispatch(self_ptr self);
 void promote_due(self_ptr self);
 void note_write_failure(self_ptr self, const error& e);
 
-/// Store callbacks run on the store's syncer thread: they only post back to the actor.
+/// Hands a store callback's event to the actor (see scheduler_state::commits).
+void post_event(const caf::actor& handle, wake_queue<commit_event>& commits, commit_event ev) {
+  if (commits.push(std::move(ev))) caf::anon_send(handle, commits_atom::value);
+}
+
+/// Store callbacks run on the store's writer or syncer thread: they only post back to the
+/// actor.
 write_callback post_commit(self_ptr self, commit_event ev) {
   auto handle = caf::actor_cast<caf::actor>(self);
-  return [handle, ev = std::move(ev)](write_result r) mutable {
+  return [handle, commits = self->state.commits, ev = std::move(ev)](write_result r) mutable {
     ev.result = std::move(r);
-    caf::anon_send(handle, committed_atom::value, make_boxed<commit_event>(std::move(ev)));
+    post_event(handle, *commits, std::move(ev));
   };
 }
 
 /// A create's callback: the client's answer goes out from the store's thread as soon as the
 /// tasks are durable, without a round trip through this actor's mailbox; the scheduler
-/// learns of them by the message sent just before (so it precedes anything the client
+/// learns of them by the event posted just before (so it precedes anything the client
 /// asks next).
 write_callback post_create_commit(self_ptr self, commit_event ev,
                                   std::function<void(std::shared_ptr<const write_result>)> reply) {
   auto handle = caf::actor_cast<caf::actor>(self);
-  return [handle, ev = std::move(ev), reply = std::move(reply)](write_result r) mutable {
+  return [handle, commits = self->state.commits, ev = std::move(ev),
+          reply = std::move(reply)](write_result r) mutable {
     ev.created = std::make_shared<const write_result>(std::move(r));
     auto outcome = ev.created;
-    caf::anon_send(handle, committed_atom::value, make_boxed<commit_event>(std::move(ev)));
+    post_event(handle, *commits, std::move(ev));
     reply(std::move(outcome));
   };
 }
@@ -729,7 +736,9 @@ caf::behavior scheduler(self_ptr self, scheduler_deps deps) {
         for (auto& p : self->state.drain_waiters) p.deliver(false);
         self->state.drain_waiters.clear();
       },
-      [=](committed_atom, boxed<commit_event> ev) { on_committed(self, *ev); },
+      [=](commits_atom) {
+        for (auto& ev : self->state.commits->take()) on_committed(self, ev);
+      },
       [=](outcome_atom, task_id id, boxed<handler_outcome> out) { finish_attempt(self, id, *out); },
       [=](refilled_atom, boxed<refill_event> ev) { on_refilled(self, *ev); },
       [=](tick_atom) { on_tick(self); },
@@ -818,7 +827,6 @@ void add_message_types(caf::actor_system_config& cfg) {
   cfg.add_message_type<boxed<write_result>>("taskd::boxed<write_result>");
   cfg.add_message_type<boxed<scheduler_stats>>("taskd::boxed<scheduler_stats>");
   cfg.add_message_type<boxed<handler_outcome>>("taskd::boxed<handler_outcome>");
-  cfg.add_message_type<boxed<scheduling::commit_event>>("taskd::boxed<commit_event>");
   cfg.add_message_type<boxed<scheduling::refill_event>>("taskd::boxed<refill_event>");
   cfg.add_message_type<boxed<bulk_request>>("taskd::boxed<bulk_request>");
   cfg.add_message_type<boxed<bulk_result>>("taskd::boxed<bulk_result>");

@@ -17,6 +17,7 @@
 #include "src/core/admission.hpp"
 #include "src/core/lease.hpp"
 #include "src/core/minute_counter.hpp"
+#include "src/core/wake_queue.hpp"
 #include "src/core/window.hpp"
 
 namespace taskd::scheduling {
@@ -127,6 +128,9 @@ struct lease_info {
 struct scheduler_state {
   static inline const char* name = "scheduler";
   scheduler_deps deps;
+  // Store callbacks (writer and syncer threads) leave their events here and send a
+  // commits_atom only when it was idle: one message per burst, not one per write.
+  std::shared_ptr<wake_queue<commit_event>> commits = std::make_shared<wake_queue<commit_event>>();
   std::unique_ptr<pending_ledger> pending;
   std::map<std::string, type_state, std::less<>> types;
   bounded_window<ready_entry> sync_ready;
