@@ -12,8 +12,9 @@ RUN rm -rf build && cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebIn
 
 FROM debian:12
 RUN apt-get update -qq && apt-get install -y -qq --no-install-recommends \
-      libcaf-core0.17 librocksdb7.8 libboost-json1.81.0 libspdlog1.10 libtomlplusplus3 \
+      libcaf-core0.17 libboost-json1.81.0 libspdlog1.10 libtomlplusplus3 \
       libprometheus-cpp-core1.0 libpqxx-6.4 libhiredis0.14 libssl3 \
+      libsnappy1v5 liblz4-1 libzstd1 libbz2-1.0 zlib1g \
       espeak-ng sox jq util-linux ca-certificates \
     && rm -rf /var/lib/apt/lists/*
 WORKDIR /app
