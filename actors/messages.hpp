@@ -55,18 +55,16 @@ struct bulk_request {
 };
 using bulk_result = result<std::uint64_t>; // how many tasks changed
 
-/// A create (one task, or a batch: all or nothing). It is answered through `reply`, not by
-/// a response message: exactly once, on the store's syncer thread as soon as the tasks
-/// are durable (or the write failed), or on the scheduler's thread when refused at once.
+/// A create (one task, or a batch: all or nothing), for submit_create. It is answered
+/// through `reply` exactly once: on the store's syncer thread as soon as the tasks are
+/// durable (or the write failed), or on the submitting thread when refused at once.
 /// `reply` must only hand the outcome on (post it to another thread), never work on it.
 struct create_call {
   std::vector<task> tasks;
   std::function<void(std::shared_ptr<const write_result>)> reply;
 };
 
-// HTTP -> scheduler (each answered with boxed<write_result>, scheduler_stats for stats;
-// creates through their create_call's reply).
-using create_atom = caf::atom_constant<caf::atom("create")>;   // boxed<create_call>
+// HTTP -> scheduler (each answered with boxed<write_result>, scheduler_stats for stats).
 using cancel_atom = caf::atom_constant<caf::atom("cancel")>;   // task_id
 using retry_atom = caf::atom_constant<caf::atom("retry")>;     // task_id
 using delete_atom = caf::atom_constant<caf::atom("delete")>;   // task_id

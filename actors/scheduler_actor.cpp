@@ -32,20 +32,20 @@ void post_event(const caf::actor& handle, wake_queue<commit_event>& commits, com
 /// actor.
 write_callback post_commit(self_ptr self, commit_event ev) {
   auto handle = caf::actor_cast<caf::actor>(self);
-  return [handle, commits = self->state.commits, ev = std::move(ev)](write_result r) mutable {
+  return [handle, commits = self->state.gate->commits, ev = std::move(ev)](write_result r) mutable {
     ev.result = std::move(r);
     post_event(handle, *commits, std::move(ev));
   };
 }
 
 /// A create's callback: the client's answer goes out from the store's thread as soon as the
-/// tasks are durable, without a round trip through this actor's mailbox; the scheduler
-/// learns of them by the event posted just before (so it precedes anything the client
-/// asks next).
-write_callback post_create_commit(self_ptr self, commit_event ev,
+/// tasks are durable; the scheduler learns of them by the event posted just before (so it
+/// precedes anything the client asks next).
+write_callback post_create_commit(caf::actor handle,
+                                  std::shared_ptr<wake_queue<commit_event>> commits,
+                                  commit_event ev,
                                   std::function<void(std::shared_ptr<const write_result>)> reply) {
-  auto handle = caf::actor_cast<caf::actor>(self);
-  return [handle, commits = self->state.commits, ev = std::move(ev),
+  return [handle = std::move(handle), commits = std::move(commits), ev = std::move(ev),
           reply = std::move(reply)](write_result r) mutable {
     ev.created = std::make_shared<const write_result>(std::move(r));
     auto outcome = ev.created;
@@ -124,14 +124,14 @@ void forget(self_ptr self, const task& t) {
 void account(self_ptr self, commit_kind kind, const task_change& ch) {
   auto& st = self->state;
   if (ch.existed) {
-    st.pending->add(ch.after.type, -1); // reserved at admission, nothing created
+    st.gate->add_pending(ch.after.type, -1); // reserved at admission, nothing created
     return;
   }
   bool was_pending = ch.before && *ch.before == task_status::pending;
   bool is_pending = !ch.deleted && ch.after.status == task_status::pending;
   if (ch.before) {
-    if (was_pending && !is_pending) st.pending->add(ch.after.type, -1);
-    if (!was_pending && is_pending) st.pending->add(ch.after.type, +1);
+    if (was_pending && !is_pending) st.gate->add_pending(ch.after.type, -1);
+    if (!was_pending && is_pending) st.gate->add_pending(ch.after.type, +1);
   }
   if (kind == commit_kind::cancel) forget(self, ch.after);
   if (is_pending && kind != commit_kind::start) place(self, ch.after);
@@ -496,7 +496,7 @@ void on_committed(self_ptr self, commit_event& ev) {
   switch (ev.kind) {
   case commit_kind::create:
     if (!*ev.created) {
-      for (auto& [type, n] : ev.reserved) st.pending->add(type, -static_cast<std::int64_t>(n));
+      for (auto& [type, n] : ev.reserved) st.gate->add_pending(type, -static_cast<std::int64_t>(n));
     } else {
       for (auto& ch : ev.created->value()) {
         // Answered over the admission bound: nothing was reserved, nothing to release.
@@ -600,29 +600,6 @@ void on_tick(self_ptr self) {
   refill_if_low(self);
 }
 
-void on_create(self_ptr self, create_call& call) {
-  auto& st = self->state;
-  auto refuse = [&](error e) { call.reply(std::make_shared<const write_result>(std::move(e))); };
-  if (st.draining) return refuse(make_error(errc::shutting_down, "taskd is shutting down"));
-  std::map<std::string, std::uint64_t, std::less<>> wanted;
-  bool has_keys = false;
-  for (auto& t : call.tasks) {
-    wanted[t.type] += 1;
-    has_keys = has_keys || t.idempotency_key.has_value();
-  }
-  commit_event ev{commit_kind::create};
-  create_op op{std::move(call.tasks), std::nullopt};
-  if (auto ok = st.pending->admit(wanted); !ok) {
-    // A client repeating a create after a lost response must get its task back, not 429:
-    // let the store answer the keys it knows and refuse only what would be new.
-    if (!has_keys) return refuse(ok.err());
-    op.refuse_new = ok.err();
-  } else {
-    ev.reserved = std::move(wanted);
-  }
-  st.deps.db->submit(std::move(op), post_create_commit(self, std::move(ev), std::move(call.reply)));
-}
-
 template <class Apply>
 void submit_update(self_ptr self, commit_kind kind, task_id id, Apply apply,
                    caf::response_promise rp) {
@@ -633,11 +610,11 @@ void submit_update(self_ptr self, commit_kind kind, task_id id, Apply apply,
                               post_commit(self, std::move(ev)));
 }
 
-caf::behavior scheduler(self_ptr self, scheduler_deps deps) {
+caf::behavior scheduler(self_ptr self, scheduler_deps deps, std::shared_ptr<create_gate> gate) {
   auto& st = self->state;
   st.deps = deps;
+  st.gate = std::move(gate);
   st.paused = std::make_shared<const std::set<std::string, std::less<>>>(deps.db->paused_types());
-  st.pending = std::make_unique<pending_ledger>(*deps.cfg);
   st.sync_ready = bounded_window<ready_entry>(deps.window_capacity);
   st.scheduled = bounded_window<scheduled_entry>(deps.window_capacity);
   st.sync_ready.mark_incomplete();
@@ -645,7 +622,6 @@ caf::behavior scheduler(self_ptr self, scheduler_deps deps) {
   for (auto& [name, tc] : deps.cfg->types) add_type_state(self, name, &tc);
   for (auto& [type, counts] : deps.db->counts()) {
     auto pending = counts[static_cast<int>(task_status::pending)];
-    st.pending->add(type, static_cast<std::int64_t>(pending));
     if (pending == 0 || st.types.count(type)) continue;
     // A type declared at run time (restored before the scheduler starts), or one removed
     // from the config: the latter's tasks still dispatch, one at a time, and fail in
@@ -665,7 +641,6 @@ caf::behavior scheduler(self_ptr self, scheduler_deps deps) {
   self->send(self, tick_atom::value);
 
   return {
-      [=](create_atom, boxed<create_call> call) { on_create(self, *call); },
       [=](cancel_atom, task_id id) -> caf::result<boxed<write_result>> {
         auto rp = self->make_response_promise<boxed<write_result>>();
         submit_update(
@@ -726,6 +701,7 @@ caf::behavior scheduler(self_ptr self, scheduler_deps deps) {
       [=](drain_atom, millis grace) -> caf::result<bool> {
         auto& st = self->state;
         st.draining = true;
+        st.gate->close();
         if (st.running.empty()) return true;
         auto rp = self->make_response_promise<bool>();
         st.drain_waiters.push_back(rp);
@@ -737,7 +713,7 @@ caf::behavior scheduler(self_ptr self, scheduler_deps deps) {
         self->state.drain_waiters.clear();
       },
       [=](commits_atom) {
-        for (auto& ev : self->state.commits->take()) on_committed(self, ev);
+        for (auto& ev : self->state.gate->commits->take()) on_committed(self, ev);
       },
       [=](outcome_atom, task_id id, boxed<handler_outcome> out) { finish_attempt(self, id, *out); },
       [=](refilled_atom, boxed<refill_event> ev) { on_refilled(self, *ev); },
@@ -776,8 +752,48 @@ caf::behavior scheduler(self_ptr self, scheduler_deps deps) {
 
 namespace taskd {
 
-caf::actor spawn_scheduler(caf::actor_system& sys, scheduler_deps deps) {
-  return sys.spawn(scheduling::scheduler, std::move(deps));
+scheduler_handles spawn_scheduler(caf::actor_system& sys, scheduler_deps deps) {
+  // The ledger starts from the stored counts before any create can be admitted (one
+  // admitted earlier would count twice once durable).
+  auto gate = std::make_shared<create_gate>(*deps.cfg, deps.db);
+  for (auto& [type, counts] : deps.db->counts())
+    gate->add_pending(type,
+                      static_cast<std::int64_t>(counts[static_cast<int>(task_status::pending)]));
+  auto actor = sys.spawn(scheduling::scheduler, std::move(deps), gate);
+  gate->open(actor.address());
+  return {std::move(actor), std::move(gate)};
+}
+
+void submit_create(create_gate& gate, create_call call) {
+  using scheduling::commit_event;
+  using scheduling::commit_kind;
+  std::map<std::string, std::uint64_t, std::less<>> wanted;
+  bool has_keys = false;
+  for (auto& t : call.tasks) {
+    wanted[t.type] += 1;
+    has_keys = has_keys || t.idempotency_key.has_value();
+  }
+  commit_event ev{commit_kind::create};
+  create_op op{std::move(call.tasks), std::nullopt};
+  auto [refused, scheduler] =
+      gate.with_ledger([&](pending_ledger& pending, bool closed, caf::actor scheduler) {
+        std::optional<error> refusal;
+        if (closed || !scheduler) {
+          refusal = make_error(errc::shutting_down, "taskd is shutting down");
+        } else if (auto ok = pending.admit(wanted); !ok) {
+          // A client repeating a create after a lost response must get its task back, not
+          // 429: let the store answer the keys it knows and refuse only what would be new.
+          if (!has_keys) refusal = ok.err();
+          op.refuse_new = ok.err();
+        } else {
+          ev.reserved = std::move(wanted);
+        }
+        return std::make_pair(std::move(refusal), std::move(scheduler));
+      });
+  if (refused) return call.reply(std::make_shared<const write_result>(std::move(*refused)));
+  gate.db->submit(std::move(op),
+                  scheduling::post_create_commit(std::move(scheduler), gate.commits, std::move(ev),
+                                                 std::move(call.reply)));
 }
 
 status restore_auto_types(const store& db, const config& cfg) {
@@ -823,7 +839,6 @@ status recover_stalled(store& db) {
 }
 
 void add_message_types(caf::actor_system_config& cfg) {
-  cfg.add_message_type<boxed<create_call>>("taskd::boxed<create_call>");
   cfg.add_message_type<boxed<write_result>>("taskd::boxed<write_result>");
   cfg.add_message_type<boxed<scheduler_stats>>("taskd::boxed<scheduler_stats>");
   cfg.add_message_type<boxed<handler_outcome>>("taskd::boxed<handler_outcome>");

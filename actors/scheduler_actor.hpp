@@ -1,8 +1,10 @@
 #pragma once
 // The scheduler actor owns admission and dispatch.
 //
+// Creates do not pass through its mailbox: submit_create (any thread) admits them and
+// hands them to the store; the scheduler learns of them when they are durable.
+//
 // Accepts (each answered once):
-//   (create_atom, boxed<create_call>)      -> through the call's reply, once durable
 //   (cancel_atom, task_id) | (retry_atom, task_id) | (delete_atom, task_id)
 //                                          -> boxed<write_result>
 //   (stats_atom)                           -> boxed<scheduler_stats>
@@ -18,6 +20,7 @@
 
 #include <caf/all.hpp>
 
+#include "actors/messages.hpp"
 #include "src/config/config.hpp"
 #include "storage/store.hpp"
 
@@ -29,7 +32,21 @@ struct scheduler_deps {
   std::size_t window_capacity = 4096; // ready/schedule entries held in memory per lane
 };
 
-caf::actor spawn_scheduler(caf::actor_system& sys, scheduler_deps deps);
+/// Admission of creates (the pending bounds), shared by the scheduler and the threads that
+/// create: HTTP and Faktory connections. Thread-safe.
+class create_gate;
+
+struct scheduler_handles {
+  caf::actor actor;
+  std::shared_ptr<create_gate> creates;
+};
+
+scheduler_handles spawn_scheduler(caf::actor_system& sys, scheduler_deps deps);
+
+/// Admits the call's tasks and submits them to the store from the calling thread. The
+/// call is answered through its reply exactly once: on this thread when refused
+/// (too_many_pending, shutting_down), otherwise on the store's thread once durable.
+void submit_create(create_gate& gate, create_call call);
 
 /// Before the scheduler starts: every task left in_progress by a previous process is
 /// stalled (retried if attempts remain, otherwise abandoned). Blocks until durable.

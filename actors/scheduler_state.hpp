@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <set>
 #include <string>
@@ -62,6 +63,51 @@ struct commit_event {
   write_result result = std::vector<task_change>{};
   std::shared_ptr<const write_result> created; // creates: the outcome, shared with the reply
 };
+
+} // namespace taskd::scheduling
+
+namespace taskd {
+
+class create_gate {
+public:
+  create_gate(const config& cfg, store* db)
+      : db(db), commits(std::make_shared<wake_queue<scheduling::commit_event>>()), pending_(cfg) {}
+
+  store* const db;
+  // Store callbacks (writer and syncer threads) leave their events here and send a
+  // commits_atom only when it was idle: one message per burst, not one per write.
+  const std::shared_ptr<wake_queue<scheduling::commit_event>> commits;
+
+  /// Runs `fn(pending_ledger&, bool closed, caf::actor scheduler)` under the gate's lock.
+  template <class Fn> auto with_ledger(Fn fn) {
+    std::lock_guard lock(mu_);
+    return fn(pending_, closed_, caf::actor_cast<caf::actor>(scheduler_));
+  }
+  void add_pending(const std::string& type, std::int64_t delta) {
+    std::lock_guard lock(mu_);
+    pending_.add(type, delta);
+  }
+  /// Set once the scheduler is spawned; until then every create is refused.
+  void open(caf::actor_addr scheduler) {
+    std::lock_guard lock(mu_);
+    scheduler_ = std::move(scheduler);
+  }
+  /// Draining: every later create is refused with shutting_down.
+  void close() {
+    std::lock_guard lock(mu_);
+    closed_ = true;
+  }
+
+private:
+  std::mutex mu_;
+  pending_ledger pending_;
+  bool closed_ = false;
+  caf::actor_addr scheduler_;
+};
+
+} // namespace taskd
+
+namespace taskd::scheduling {
 
 struct bulk_page {
   std::uint64_t job = 0;
@@ -128,10 +174,7 @@ struct lease_info {
 struct scheduler_state {
   static inline const char* name = "scheduler";
   scheduler_deps deps;
-  // Store callbacks (writer and syncer threads) leave their events here and send a
-  // commits_atom only when it was idle: one message per burst, not one per write.
-  std::shared_ptr<wake_queue<commit_event>> commits = std::make_shared<wake_queue<commit_event>>();
-  std::unique_ptr<pending_ledger> pending;
+  std::shared_ptr<create_gate> gate; // its ledger counts pending tasks for admission
   std::map<std::string, type_state, std::less<>> types;
   bounded_window<ready_entry> sync_ready;
   bool sync_busy = false;

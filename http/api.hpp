@@ -12,6 +12,7 @@
 
 #include "actors/mirror_actor.hpp"
 #include "http/server.hpp"
+#include "actors/scheduler_actor.hpp"
 #include "src/config/config.hpp"
 #include "src/metrics/metrics.hpp"
 #include "storage/store.hpp"
@@ -43,6 +44,7 @@ struct api_context {
   std::shared_ptr<oldest_pending_cache> oldest_pending = std::make_shared<oldest_pending_cache>();
   metrics* stats = nullptr; // Prometheus metrics; null in setups without them
   std::vector<std::shared_ptr<const mirror_status>> mirrors = {}; // [bridge] sinks
+  std::shared_ptr<create_gate> creates = {}; // admits creates without the scheduler's mailbox
   std::shared_ptr<std::atomic<bool>> draining = std::make_shared<std::atomic<bool>>(false);
 };
 

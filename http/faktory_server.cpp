@@ -202,8 +202,8 @@ private:
     } else {
       jobs.push_back(&*v);
     }
-    auto call = make_boxed<create_call>();
-    auto& tasks = call->tasks;
+    create_call call;
+    auto& tasks = call.tasks;
     json::object rejected;
     millis now = now_ms();
     for (const auto* j : jobs) {
@@ -222,8 +222,8 @@ private:
     if (tasks.empty()) return send(simple(json::serialize(rejected)));
     auto self = shared_from_this();
     // Called once: the captures move on to the I/O thread instead of being copied there.
-    call->reply = [self, batch,
-                   rejected = std::move(rejected)](std::shared_ptr<const write_result> r) mutable {
+    call.reply = [self, batch,
+                  rejected = std::move(rejected)](std::shared_ptr<const write_result> r) mutable {
       auto exec = self->sock_.get_executor();
       asio::post(exec,
                  [self = std::move(self), batch, rejected = std::move(rejected), r = std::move(r)] {
@@ -232,7 +232,7 @@ private:
                    self->send(batch ? simple(json::serialize(rejected)) : simple("OK"));
                  });
     };
-    caf::anon_send(ctx_.scheduler, create_atom::value, std::move(call));
+    submit_create(*ctx_.creates, std::move(call));
   }
 
   void fetch(const std::string& arg) {

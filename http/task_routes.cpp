@@ -23,17 +23,17 @@ void reply_changes(const exchange& ex, const write_result& r, bool single) {
   ex.json(201, json::object{{"tasks", std::move(tasks)}});
 }
 
-/// Hands the tasks to the scheduler; the answer is built on this request's I/O thread. A
-/// refusal by backpressure is counted per type.
+/// Admits the tasks and hands them to the store; the answer is built on this request's I/O
+/// thread. A refusal by backpressure is counted per type.
 void submit_create(const exchange& ex, std::vector<task> tasks, bool single) {
   std::map<std::string, std::uint64_t> by_type;
   if (ex.ctx.stats)
     for (const auto& t : tasks) by_type[t.type] += 1;
-  auto call = make_boxed<create_call>();
-  call->tasks = std::move(tasks);
+  create_call call;
+  call.tasks = std::move(tasks);
   // Called once: the captures move on to the I/O thread instead of being copied there.
-  call->reply = [ex, single,
-                 by_type = std::move(by_type)](std::shared_ptr<const write_result> r) mutable {
+  call.reply = [ex, single,
+                by_type = std::move(by_type)](std::shared_ptr<const write_result> r) mutable {
     auto io = std::move(ex.respond.on_io); // the answer needs only respond.send
     io([ex = std::move(ex), single, by_type = std::move(by_type), r = std::move(r)] {
       if (!*r && r->err().code == errc::too_many_pending && ex.ctx.stats)
@@ -41,7 +41,7 @@ void submit_create(const exchange& ex, std::vector<task> tasks, bool single) {
       reply_changes(ex, *r, single);
     });
   };
-  caf::anon_send(ex.ctx.scheduler, create_atom::value, std::move(call));
+  submit_create(*ex.ctx.creates, std::move(call));
 }
 
 /// The task, or nothing after answering 404 (or the read's error).

@@ -141,7 +141,7 @@ int main(int argc, char** argv) {
   add_message_types(caf_cfg);
   add_bridge_message_types(caf_cfg);
   auto sys = std::make_unique<caf::actor_system>(caf_cfg);
-  auto scheduler = spawn_scheduler(*sys, scheduler_deps{cfg, db->get()});
+  auto [scheduler, creates] = spawn_scheduler(*sys, scheduler_deps{cfg, db->get()});
   auto pruner = spawn_pruner(*sys, cfg->retention, db->get());
 
   auto subscribers = std::make_shared<std::atomic<std::size_t>>(0);
@@ -166,6 +166,7 @@ int main(int argc, char** argv) {
       bridge, subscribers, started_at};
   ctx.stats = &stats;
   ctx.mirrors = mirror_statuses;
+  ctx.creates = creates;
   // Faktory listens before HTTP does: a client that waits for /readyz finds both open.
   std::unique_ptr<http::faktory_server> faktory;
   if (cfg->faktory) {
