@@ -38,7 +38,11 @@ std::string encode_change(bool deleted, const task& t) {
 // to later ones (two transitions of one task, duplicate idempotency keys).
 struct store::group_state {
   rocksdb::WriteBatch batch;
-  std::unordered_map<task_id, std::optional<task>> records;
+  struct written_record {
+    std::optional<task> t; // none: deleted
+    std::size_t encoded_bytes = 0;
+  };
+  std::unordered_map<task_id, written_record> records;
   std::unordered_map<std::string, task_id> idempotency;
   std::map<std::pair<std::string, task_status>, std::int64_t> count_deltas;
   std::map<std::string, bool> paused_changes;
@@ -48,7 +52,8 @@ struct store::group_state {
   millis now;
 };
 
-store::store(store_options options) : options_(std::move(options)) {}
+store::store(store_options options)
+    : options_(std::move(options)), recent_(options_.record_cache_bytes) {}
 
 result<std::unique_ptr<store>> store::open(const store_options& options) {
   std::unique_ptr<store> s(new store(options));
@@ -312,6 +317,12 @@ void store::commit_group(std::vector<queued>& group) {
     }
     next_id_ = g.next_id;
     next_seq_ = g.next_seq;
+    for (auto& [id, rec] : g.records) {
+      if (rec.t)
+        recent_.put(std::move(*rec.t), rec.encoded_bytes);
+      else
+        recent_.erase(id);
+    }
     std::lock_guard lock(mu_);
     for (auto& [counter, value] : new_counts) *counter = value;
     if (trim) oldest_seq_ = keep_from;
@@ -406,7 +417,8 @@ void store::deliver_synced(std::deque<written_group>& groups) {
 }
 
 result<std::optional<task>> store::read_for_update(task_id id, group_state& g) {
-  if (auto it = g.records.find(id); it != g.records.end()) return it->second;
+  if (auto it = g.records.find(id); it != g.records.end()) return it->second.t;
+  if (const task* t = recent_.find(id)) return std::optional<task>(*t);
   return get(id);
 }
 
@@ -460,7 +472,7 @@ void store::write_task(group_state& g, const std::optional<task>& before, task& 
   if (log_change) b.Put(changes_cf_, keys::change_key(g.next_seq++), entry);
   rocksdb::Slice record(entry.data() + 1, entry.size() - 1);
   b.Put(tasks_cf_, keys::task_key(id), record);
-  g.records[id] = after;
+  g.records[id] = {after, record.size()};
 }
 
 result<std::vector<task_change>> store::apply_op(write_op& op, group_state& g) {
@@ -606,7 +618,7 @@ void store::erase_task(group_state& g, const task& t, std::vector<task_change>& 
   ch.deleted = true;
   ch.seq = g.next_seq;
   b.Put(changes_cf_, keys::change_key(g.next_seq++), encode_change(true, t));
-  g.records[t.id] = std::nullopt;
+  g.records[t.id] = {};
   out.push_back(std::move(ch));
 }
 

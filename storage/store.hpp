@@ -29,6 +29,7 @@
 
 #include "src/core/error.hpp"
 #include "src/core/task.hpp"
+#include "storage/record_cache.hpp"
 
 namespace rocksdb {
 class DB;
@@ -47,6 +48,8 @@ struct store_options {
   /// free space than this, so RocksDB itself never runs out (it cannot resume cleanly
   /// from a failed WAL write). 0 disables the check.
   std::uint64_t min_free_bytes = 64ull << 20;
+  /// Memory for the writer's copies of the records it wrote last (record_cache.hpp).
+  std::size_t record_cache_bytes = 4 << 20;
 };
 
 /// One task written by an operation. `before` is the status before (none for a create).
@@ -286,6 +289,7 @@ private:
   rocksdb::ColumnFamilyHandle* finished_cf_ = nullptr;
 
   // Writer-thread state (next ids) and shared state under mu_.
+  record_cache recent_; // writer thread only
   std::uint64_t next_id_ = 1;
   std::uint64_t next_seq_ = 1;
   // Writer thread: every schedule key before this one was already promoted, so promote

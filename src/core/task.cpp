@@ -117,10 +117,10 @@ std::string encode_task(const task& t) {
   if (t.idempotency_key) o["ik"] = *t.idempotency_key;
   if (!t.attempt_detail.is_null()) o["ad"] = t.attempt_detail;
   if (!t.log.empty()) o["lg"] = t.log;
-  if (!t.lease_token.empty()) {
-    o["lt"] = t.lease_token;
-    o["le"] = t.lease_expires_at;
-  }
+  // Every field round-trips exactly: the store's writer keeps decoded-equal copies of
+  // what it wrote (record_cache.hpp).
+  if (!t.lease_token.empty()) o["lt"] = t.lease_token;
+  if (t.lease_expires_at != 0) o["le"] = t.lease_expires_at;
   if (!t.worker.empty()) o["wk"] = t.worker;
   if (t.progress) o["pg"] = *t.progress;
   if (!t.meta.is_null()) o["mt"] = t.meta;

@@ -28,12 +28,32 @@ TEST_CASE("task: storage encoding round-trips every field") {
   t.started_at = 1700000000200;
   t.finished_at = 1700000000400;
   t.idempotency_key = "k-1";
+  t.attempt_detail = boost::json::parse(R"({"exit_code":1})");
+  t.log = "[attempt 2] nope\n";
+  t.worker = "w-1";
+  t.lease_expires_at = 1700000000900; // kept without a token (the store's writer caches
+                                      // records and must read back what it wrote)
+  t.progress = 40;
+  t.meta = boost::json::parse(R"({"queue":"q"})");
+  t.change_seqs = {3, 9, 12};
   auto back = decode_task(encode_task(t));
   REQUIRE(back);
   CHECK(encode_task(*back) == encode_task(t));
   CHECK(back->payload == t.payload);
   CHECK(back->error == t.error);
   CHECK(back->started_at == t.started_at);
+  CHECK(back->lease_expires_at == t.lease_expires_at);
+  CHECK(back->lease_token.empty());
+  CHECK(back->worker == t.worker);
+  CHECK(back->progress == t.progress);
+  CHECK(back->log == t.log);
+  CHECK(back->change_seqs == t.change_seqs);
+  CHECK(back->meta == t.meta);
+  CHECK(back->attempt_detail == t.attempt_detail);
+  t.lease_token = "tok";
+  back = decode_task(encode_task(t));
+  REQUIRE(back);
+  CHECK(back->lease_token == "tok");
 }
 
 TEST_CASE("task: corrupt records decode to nothing") {
