@@ -11,7 +11,23 @@ millis now_ms() {
   return duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count();
 }
 
-std::string format_rfc3339(millis ms) {
+namespace {
+
+/// Days since 1970-01-01 to a proleptic Gregorian date (H. Hinnant's civil_from_days).
+void civil_from_days(std::int64_t z, std::int64_t& y, unsigned& m, unsigned& d) {
+  z += 719468;
+  const std::int64_t era = (z >= 0 ? z : z - 146096) / 146097;
+  const auto doe = static_cast<unsigned>(z - era * 146097);
+  const unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+  const unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+  const unsigned mp = (5 * doy + 2) / 153;
+  d = doy - (153 * mp + 2) / 5 + 1;
+  m = mp < 10 ? mp + 3 : mp - 9;
+  y = static_cast<std::int64_t>(yoe) + era * 400 + (m <= 2 ? 1 : 0);
+}
+
+/// Years outside 0..9999 (not produced by the API's own bounds) keep the C library path.
+std::string format_with_gmtime(millis ms) {
   std::time_t secs = static_cast<std::time_t>(ms / 1000);
   int frac = static_cast<int>(ms % 1000);
   if (frac < 0) {
@@ -24,6 +40,34 @@ std::string format_rfc3339(millis ms) {
   std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,
                 tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, frac);
   return buf;
+}
+
+void put_digits(char* out, std::int64_t v, int width) {
+  for (int i = width - 1; i >= 0; --i, v /= 10) out[i] = static_cast<char>('0' + v % 10);
+}
+
+} // namespace
+
+// Every task in every API answer carries several timestamps: no snprintf or gmtime here.
+std::string format_rfc3339(millis ms) {
+  auto floor_div = [](std::int64_t a, std::int64_t b) { return a / b - (a % b < 0 ? 1 : 0); };
+  const std::int64_t secs = floor_div(ms, 1000);
+  const std::int64_t days = floor_div(secs, 86400);
+  const std::int64_t sod = secs - days * 86400;
+  std::int64_t year = 0;
+  unsigned month = 0, day = 0;
+  civil_from_days(days, year, month, day);
+  if (year < 0 || year > 9999) return format_with_gmtime(ms);
+  char buf[24] = {'0', '0', '0', '0', '-', '0', '0', '-', '0', '0', 'T', '0',
+                  '0', ':', '0', '0', ':', '0', '0', '.', '0', '0', '0', 'Z'};
+  put_digits(buf, year, 4);
+  put_digits(buf + 5, month, 2);
+  put_digits(buf + 8, day, 2);
+  put_digits(buf + 11, sod / 3600, 2);
+  put_digits(buf + 14, sod / 60 % 60, 2);
+  put_digits(buf + 17, sod % 60, 2);
+  put_digits(buf + 20, ms - secs * 1000, 3);
+  return std::string(buf, sizeof buf);
 }
 
 namespace {

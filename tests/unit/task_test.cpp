@@ -1,5 +1,8 @@
 #include <doctest/doctest.h>
 
+#include <cstdio>
+#include <ctime>
+
 #include <boost/json.hpp>
 
 #include "src/core/clock.hpp"
@@ -80,6 +83,10 @@ TEST_CASE("task: API object has the contract's fields, absent values null") {
 
 TEST_CASE("clock: RFC3339 formats with milliseconds and parses offsets") {
   CHECK(format_rfc3339(1700000000123) == "2023-11-14T22:13:20.123Z");
+  CHECK(format_rfc3339(0) == "1970-01-01T00:00:00.000Z");
+  CHECK(format_rfc3339(-1) == "1969-12-31T23:59:59.999Z");
+  CHECK(format_rfc3339(951782400000) == "2000-02-29T00:00:00.000Z");
+  CHECK(format_rfc3339(253402300799999) == "9999-12-31T23:59:59.999Z");
   CHECK(parse_rfc3339("2023-11-14T22:13:20.123Z") == 1700000000123);
   CHECK(parse_rfc3339("2023-11-14T22:13:20Z") == 1700000000000);
   CHECK(parse_rfc3339("2023-11-14T23:13:20.5+01:00") == 1700000000500);
@@ -105,4 +112,24 @@ TEST_CASE("keys: ready keys sort in dispatch order") {
   CHECK(keys::ready_key(task_mode::async, "a", -100, 9) <
         keys::ready_key(task_mode::async, "b", 100, 1));
   CHECK(keys::get_u64(keys::task_key(0x0102030405060708ULL)) == 0x0102030405060708ULL);
+}
+
+TEST_CASE("time: format_rfc3339 agrees with the C library across centuries") {
+  auto by_libc = [](millis ms) {
+    auto secs = static_cast<std::time_t>(ms / 1000);
+    int frac = static_cast<int>(ms % 1000);
+    if (frac < 0) {
+      frac += 1000;
+      secs -= 1;
+    }
+    std::tm tm{};
+    gmtime_r(&secs, &tm);
+    char buf[64];
+    std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,
+                  tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, frac);
+    return std::string(buf);
+  };
+  // A fixed walk over 1900..2300 in uneven steps (hits every month, leap days, midnights).
+  for (millis ms = -2208988800000; ms < 10413792000000; ms += 86400000LL * 13 + 3661007)
+    REQUIRE(format_rfc3339(ms) == by_libc(ms));
 }
