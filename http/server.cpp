@@ -26,6 +26,30 @@ response error_response(unsigned version, bool keep_alive, const char* code, int
   return res;
 }
 
+std::string serialize(response& res) {
+  if (res.find(beast_http::field::server) == res.end()) res.set(beast_http::field::server, "taskd");
+  const auto& body = res.body();
+  std::string out;
+  out.reserve(256 + body.size());
+  out += res.version() == 10 ? "HTTP/1.0 " : "HTTP/1.1 ";
+  out += std::to_string(res.result_int());
+  out += ' ';
+  auto reason = res.reason();
+  out.append(reason.data(), reason.size());
+  out += "\r\n";
+  for (const auto& f : res) {
+    auto name = f.name_string();
+    auto value = f.value();
+    out.append(name.data(), name.size());
+    out += ": ";
+    out.append(value.data(), value.size());
+    out += "\r\n";
+  }
+  out += "\r\n";
+  out += body;
+  return out;
+}
+
 namespace {
 
 /// Counts a live connection while it exists.
@@ -121,14 +145,15 @@ private:
   }
 
   void write(response res) {
-    auto sp = std::make_shared<response>(std::move(res));
-    sp->set(beast_http::field::server, "taskd");
+    bool keep_alive = res.keep_alive();
+    auto bytes = std::make_shared<std::string>(serialize(res));
     stream_.expires_after(options_.request_timeout);
-    beast_http::async_write(stream_, *sp,
-                            [self = shared_from_this(), sp](beast::error_code ec, std::size_t) {
-                              if (ec || !sp->keep_alive()) return self->close();
-                              self->read();
-                            });
+    net::async_write(
+        stream_, net::buffer(*bytes),
+        [self = shared_from_this(), bytes, keep_alive](beast::error_code ec, std::size_t) {
+          if (ec || !keep_alive) return self->close();
+          self->read();
+        });
   }
 
   void close() {
