@@ -13,6 +13,7 @@
 
 #include "actors/scheduler_state.hpp"
 #include "actors/task_actor.hpp"
+#include "src/handlers/builtin.hpp"
 #include "src/config/auto_types.hpp"
 #include "src/core/clock.hpp"
 #include "src/core/lifecycle.hpp"
@@ -21,6 +22,7 @@ namespace taskd::scheduling {
 
 void dispatch(self_ptr self);
 void promote_due(self_ptr self);
+void finish_attempt(self_ptr self, task_id id, handler_outcome out);
 void note_write_failure(self_ptr self, const error& e);
 
 /// Hands a store callback's event to the actor (see scheduler_state::commits).
@@ -343,6 +345,16 @@ void on_started(self_ptr self, commit_event& ev) {
     out->retryable = false;
     self->send(self, outcome_atom::value, t.id, out);
     return;
+  }
+  switch (tc->handler) {
+  case handler_kind::noop:
+  case handler_kind::echo:
+  case handler_kind::fail:
+    // Pure functions of the task that return at once: no task actor to spawn, supervise
+    // and hear from (that was most of a noop task's scheduler time).
+    finish_attempt(self, t.id, run_instant_builtin(tc->handler, t));
+    return;
+  default: break;
   }
   // The event is ours alone: hand its record to the task actor without copying it.
   auto actor = spawn_task_actor(

@@ -59,12 +59,8 @@ caf::actor spawn_task_actor(caf::local_actor* supervisor, std::shared_ptr<const 
   case handler_kind::exec:
   case handler_kind::webhook:
     return supervisor->spawn<caf::detached + caf::monitored>(blocking_task, sup, t, type);
-  case handler_kind::sleep: return supervisor->spawn<caf::monitored>(sleeping_task, sup, t);
-  default:
-    return supervisor->spawn<caf::monitored>([=](caf::event_based_actor* self) {
-      self->send(sup, outcome_atom::value, t->id,
-                 make_boxed<handler_outcome>(run_instant_builtin(type.handler, *t)));
-    });
+  default: // sleep: instant builtins run inline, worker types are leased
+    return supervisor->spawn<caf::monitored>(sleeping_task, sup, t);
   }
 }
 

@@ -4,7 +4,8 @@
 // The scheduler monitors it: if it dies without reporting, the attempt fails.
 //
 // Handlers that block (exec, webhook) run on a detached actor (its own thread), never
-// on CAF's shared workers; the others run on the shared workers without blocking.
+// on CAF's shared workers; builtin:sleep runs on the shared workers without blocking.
+// The instant builtins (noop, echo, fail) need no actor: the scheduler runs them inline.
 
 #include <caf/all.hpp>
 
