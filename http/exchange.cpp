@@ -25,6 +25,12 @@ void exchange::json(int st, const json::value& v) const {
   send(static_cast<beast_http::status>(st), json::serialize(v));
 }
 
+void exchange::task(int st, const taskd::task& t) const {
+  std::string body;
+  append_task_json(body, t);
+  send(static_cast<beast_http::status>(st), std::move(body));
+}
+
 void exchange::fail(const error& e) const {
   int st = http_status(e.code);
   auto res = error_response(version, keep_alive, errc_name(e.code), st, e.message);

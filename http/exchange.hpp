@@ -31,8 +31,32 @@ struct exchange {
   void send(beast_http::status st, std::string body, const char* content_type = "application/json",
             const char* cache_control = nullptr) const;
   void json(int st, const json::value& v) const;
+  /// One task as the API shows it, or `{"<key>": [tasks...]}` around several.
+  void task(int st, const taskd::task& t) const;
+  template <class Range, class Project>
+  void tasks(int st, const char* key, const Range& items, Project project,
+             std::string_view extra_fields = {}) const;
   void fail(const error& e) const;
 };
+
+/// `extra_fields`: more members after the array, already serialized (",\"k\":v").
+template <class Range, class Project>
+void exchange::tasks(int st, const char* key, const Range& items, Project project,
+                     std::string_view extra_fields) const {
+  std::string body = "{\"";
+  body += key;
+  body += "\":[";
+  bool first = true;
+  for (const auto& item : items) {
+    if (!first) body += ',';
+    first = false;
+    append_task_json(body, project(item));
+  }
+  body += ']';
+  body += extra_fields;
+  body += '}';
+  send(static_cast<beast_http::status>(st), std::move(body));
+}
 
 /// Asks the scheduler without blocking an I/O thread: a short-lived actor waits for the
 /// reply and calls `then` on a CAF thread (which only posts the response back to Asio).

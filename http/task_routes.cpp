@@ -15,12 +15,9 @@ void reply_changes(const exchange& ex, const write_result& r, bool single) {
   const auto& changes = r.value();
   if (single) {
     const auto& ch = changes.front();
-    return ex.json(ch.existed ? 200 : 201, to_json(ch.after));
+    return ex.task(ch.existed ? 200 : 201, ch.after);
   }
-  json::array tasks;
-  tasks.reserve(changes.size());
-  for (const auto& ch : changes) tasks.push_back(to_json(ch.after));
-  ex.json(201, json::object{{"tasks", std::move(tasks)}});
+  ex.tasks(201, "tasks", changes, [](const task_change& ch) -> const task& { return ch.after; });
 }
 
 /// Admits the tasks and hands them to the store; the answer is built on this request's I/O
@@ -93,7 +90,7 @@ void create_batch(const exchange& ex, const request& req) {
 
 // GET /api/v1/tasks/{id}: the task, 404 if none.
 void get_task(const exchange& ex, task_id id) {
-  if (auto t = find_task(ex, id)) ex.json(200, to_json(*t));
+  if (auto t = find_task(ex, id)) ex.task(200, *t);
 }
 
 // GET /api/v1/tasks?status=&type=&limit=&after=&order=: a page ordered by id (order=desc:
@@ -132,12 +129,10 @@ void list_tasks(const exchange& ex, std::string_view query) {
   }
   auto page = ex.ctx.db->list(f);
   if (!page) return ex.fail(page.err());
-  json::array tasks;
-  tasks.reserve(page->tasks.size());
-  for (const auto& t : page->tasks) tasks.push_back(to_json(t));
-  json::value next = nullptr;
-  if (page->next_after) next = *page->next_after;
-  ex.json(200, json::object{{"tasks", std::move(tasks)}, {"next_after", next}});
+  std::string next = ",\"next_after\":";
+  next += page->next_after ? std::to_string(*page->next_after) : "null";
+  ex.tasks(
+      200, "tasks", page->tasks, [](const task& t) -> const task& { return t; }, next);
 }
 
 namespace {
@@ -149,7 +144,7 @@ template <class Atom> void task_action(const exchange& ex, Atom atom, task_id id
         if (!*r) return ex.fail(r->err());
         const auto& ch = r->value().front();
         if (ch.deleted) return ex.json(200, json::object{{"deleted", true}, {"id", ch.after.id}});
-        ex.json(200, to_json(ch.after));
+        ex.task(200, ch.after);
       },
       atom, id);
 }

@@ -1,5 +1,7 @@
 #include "src/core/task.hpp"
 
+#include <charconv>
+
 #include <boost/json.hpp>
 
 #include "src/core/clock.hpp"
@@ -89,6 +91,116 @@ json::object to_json(const task& t) {
   o["worker"] = t.worker.empty() ? json::value(nullptr) : json::value(t.worker);
   o["progress"] = t.progress ? json::value(*t.progress) : json::value(nullptr);
   return o;
+}
+
+namespace {
+
+/// A JSON string literal exactly as boost::json::serialize writes it.
+void append_json_string(std::string& out, std::string_view s) {
+  static constexpr char hex[] = "0123456789abcdef";
+  out += '"';
+  std::size_t clean = 0; // start of the run not yet copied
+  for (std::size_t i = 0; i < s.size(); ++i) {
+    auto c = static_cast<unsigned char>(s[i]);
+    if (c >= 0x20 && c != '"' && c != '\\') continue;
+    out.append(s.data() + clean, i - clean);
+    clean = i + 1;
+    out += '\\';
+    switch (c) {
+    case '"': out += '"'; break;
+    case '\\': out += '\\'; break;
+    case '\b': out += 'b'; break;
+    case '\f': out += 'f'; break;
+    case '\n': out += 'n'; break;
+    case '\r': out += 'r'; break;
+    case '\t': out += 't'; break;
+    default:
+      out += "u00";
+      out += hex[c >> 4];
+      out += hex[c & 0xf];
+    }
+  }
+  out.append(s.data() + clean, s.size() - clean);
+  out += '"';
+}
+
+template <class Int> void append_int(std::string& out, Int v) {
+  char buf[24];
+  auto [end, ec] = std::to_chars(buf, buf + sizeof buf, v);
+  (void)ec; // 24 chars hold any 64-bit integer
+  out.append(buf, end);
+}
+
+void append_time(std::string& out, millis ms) {
+  out += '"';
+  out += format_rfc3339(ms);
+  out += '"';
+}
+
+} // namespace
+
+void append_task_json(std::string& out, const task& t) {
+  out += "{\"id\":";
+  append_int(out, t.id);
+  out += ",\"type\":";
+  append_json_string(out, t.type);
+  out += ",\"payload\":";
+  out += json::serialize(t.payload);
+  out += ",\"status\":\"";
+  out += to_string(t.status);
+  out += "\",\"mode\":\"";
+  out += to_string(t.mode);
+  out += "\",\"priority\":";
+  append_int(out, t.priority);
+  out += ",\"attempts\":";
+  append_int(out, t.attempts);
+  out += ",\"max_attempts\":";
+  append_int(out, t.max_attempts);
+  out += ",\"backoff\":{\"type\":\"";
+  out += to_string(t.backoff.kind);
+  out += "\",\"delay_ms\":";
+  append_int(out, t.backoff.delay_ms);
+  out += "},\"timeout_ms\":";
+  append_int(out, t.timeout_ms);
+  out += ",\"result\":";
+  out += json::serialize(t.result);
+  out += ",\"error\":";
+  if (t.error)
+    append_json_string(out, *t.error);
+  else
+    out += "null";
+  out += ",\"run_at\":";
+  append_time(out, t.run_at);
+  out += ",\"created_at\":";
+  append_time(out, t.created_at);
+  out += ",\"updated_at\":";
+  append_time(out, t.updated_at);
+  out += ",\"started_at\":";
+  if (t.started_at)
+    append_time(out, *t.started_at);
+  else
+    out += "null";
+  out += ",\"finished_at\":";
+  if (t.finished_at)
+    append_time(out, *t.finished_at);
+  else
+    out += "null";
+  out += ",\"idempotency_key\":";
+  if (t.idempotency_key)
+    append_json_string(out, *t.idempotency_key);
+  else
+    out += "null";
+  out += ",\"worker\":";
+  if (!t.worker.empty())
+    append_json_string(out, t.worker);
+  else
+    out += "null";
+  out += ",\"progress\":";
+  if (t.progress)
+    append_int(out, *t.progress);
+  else
+    out += "null";
+  out += '}';
 }
 
 // Storage encoding: a compact JSON object with integer timestamps. JSON keeps records

@@ -11,6 +11,14 @@
 
 using namespace taskd;
 
+namespace {
+void check_json_matches(const task& t) {
+  std::string direct;
+  append_task_json(direct, t);
+  CHECK(direct == boost::json::serialize(to_json(t)));
+}
+} // namespace
+
 TEST_CASE("task: storage encoding round-trips every field") {
   task t;
   t.id = 123456789012ULL;
@@ -132,4 +140,34 @@ TEST_CASE("time: format_rfc3339 agrees with the C library across centuries") {
   // A fixed walk over 1900..2300 in uneven steps (hits every month, leap days, midnights).
   for (millis ms = -2208988800000; ms < 10413792000000; ms += 86400000LL * 13 + 3661007)
     REQUIRE(format_rfc3339(ms) == by_libc(ms));
+}
+
+TEST_CASE("task: append_task_json writes what serializing to_json writes") {
+  task t;
+  t.id = 18446744073709551615ULL;
+  t.type = "quote\"back\\slash/ctl\x01\x0b\t\n\r\b\f\x7f-é";
+  t.payload = boost::json::parse(R"({"text":"hi \u0001","n":[1,-2,3.5e300],"o":{"a":null}})");
+  check_json_matches(t);
+  t.status = task_status::completed;
+  t.mode = task_mode::sync;
+  t.priority = -2147483647 - 1;
+  t.attempts = 3;
+  t.max_attempts = 2147483647;
+  t.backoff = {backoff_kind::fixed, 0};
+  t.timeout_ms = 9007199254740993;
+  t.result = boost::json::parse(R"([true,false,"x"])");
+  t.error = std::string("exit code 1:\n\"bad\"");
+  t.run_at = -1;
+  t.created_at = 0;
+  t.updated_at = 1700000000999;
+  t.started_at = 1700000000001;
+  t.finished_at = 1700000000002;
+  t.idempotency_key = "k\u00e9y";
+  t.worker = "w\t1";
+  t.progress = 0;
+  check_json_matches(t);
+  t.payload = nullptr;
+  t.result = 1.5;
+  t.progress = -7;
+  check_json_matches(t);
 }
