@@ -520,7 +520,7 @@ result<std::vector<task_change>> store::apply_op(write_op& op, group_state& g) {
       t.created_at = t.updated_at = g.now;
       if (t.run_at < g.now) t.run_at = g.now;
       t.status = task_status::pending;
-      ch.after = t;
+      ch.after = std::move(t); // the op's tasks are not read again
       out.push_back(std::move(ch));
     }
     if (c->refuse_new) {

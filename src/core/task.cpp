@@ -206,43 +206,102 @@ void append_task_json(std::string& out, const task& t) {
 // Storage encoding: a compact JSON object with integer timestamps. JSON keeps records
 // readable with ldb and tolerant of added fields; decoding is strict about types.
 std::string encode_task(const task& t) {
-  json::object o;
-  o.reserve(20);
-  o["id"] = t.id;
-  o["ty"] = t.type;
-  o["p"] = t.payload;
-  o["s"] = static_cast<int>(t.status);
-  o["m"] = static_cast<int>(t.mode);
-  o["pr"] = t.priority;
-  o["a"] = t.attempts;
-  o["ma"] = t.max_attempts;
-  o["bk"] = static_cast<int>(t.backoff.kind);
-  o["bd"] = t.backoff.delay_ms;
-  o["to"] = t.timeout_ms;
-  if (!t.result.is_null()) o["r"] = t.result;
-  if (t.error) o["e"] = *t.error;
-  o["ra"] = t.run_at;
-  o["ca"] = t.created_at;
-  o["ua"] = t.updated_at;
-  if (t.started_at) o["sa"] = *t.started_at;
-  if (t.finished_at) o["fa"] = *t.finished_at;
-  if (t.idempotency_key) o["ik"] = *t.idempotency_key;
-  if (!t.attempt_detail.is_null()) o["ad"] = t.attempt_detail;
-  if (!t.log.empty()) o["lg"] = t.log;
-  // Every field round-trips exactly: the store's writer keeps decoded-equal copies of
-  // what it wrote (record_cache.hpp).
-  if (!t.lease_token.empty()) o["lt"] = t.lease_token;
-  if (t.lease_expires_at != 0) o["le"] = t.lease_expires_at;
-  if (!t.worker.empty()) o["wk"] = t.worker;
-  if (t.progress) o["pg"] = *t.progress;
-  if (!t.meta.is_null()) o["mt"] = t.meta;
-  if (!t.change_seqs.empty()) {
-    json::array cs;
-    cs.reserve(t.change_seqs.size());
-    for (auto seq : t.change_seqs) cs.push_back(seq);
-    o["cs"] = std::move(cs);
+  // Written directly (not through a json::object): the store's writer encodes every task
+  // it writes. Member order and bytes are those of the object it replaced.
+  std::string out;
+  out.reserve(256 + t.log.size());
+  auto key = [&](const char* k) {
+    out += out.empty() ? "{\"" : ",\"";
+    out += k;
+    out += "\":";
+  };
+  key("id");
+  append_int(out, t.id);
+  key("ty");
+  append_json_string(out, t.type);
+  key("p");
+  out += json::serialize(t.payload);
+  key("s");
+  append_int(out, static_cast<int>(t.status));
+  key("m");
+  append_int(out, static_cast<int>(t.mode));
+  key("pr");
+  append_int(out, t.priority);
+  key("a");
+  append_int(out, t.attempts);
+  key("ma");
+  append_int(out, t.max_attempts);
+  key("bk");
+  append_int(out, static_cast<int>(t.backoff.kind));
+  key("bd");
+  append_int(out, t.backoff.delay_ms);
+  key("to");
+  append_int(out, t.timeout_ms);
+  if (!t.result.is_null()) {
+    key("r");
+    out += json::serialize(t.result);
   }
-  return json::serialize(o);
+  if (t.error) {
+    key("e");
+    append_json_string(out, *t.error);
+  }
+  key("ra");
+  append_int(out, t.run_at);
+  key("ca");
+  append_int(out, t.created_at);
+  key("ua");
+  append_int(out, t.updated_at);
+  if (t.started_at) {
+    key("sa");
+    append_int(out, *t.started_at);
+  }
+  if (t.finished_at) {
+    key("fa");
+    append_int(out, *t.finished_at);
+  }
+  if (t.idempotency_key) {
+    key("ik");
+    append_json_string(out, *t.idempotency_key);
+  }
+  if (!t.attempt_detail.is_null()) {
+    key("ad");
+    out += json::serialize(t.attempt_detail);
+  }
+  if (!t.log.empty()) {
+    key("lg");
+    append_json_string(out, t.log);
+  }
+  if (!t.lease_token.empty()) {
+    key("lt");
+    append_json_string(out, t.lease_token);
+  }
+  if (t.lease_expires_at != 0) {
+    key("le");
+    append_int(out, t.lease_expires_at);
+  }
+  if (!t.worker.empty()) {
+    key("wk");
+    append_json_string(out, t.worker);
+  }
+  if (t.progress) {
+    key("pg");
+    append_int(out, *t.progress);
+  }
+  if (!t.meta.is_null()) {
+    key("mt");
+    out += json::serialize(t.meta);
+  }
+  if (!t.change_seqs.empty()) {
+    key("cs");
+    out += '[';
+    for (std::size_t i = 0; i < t.change_seqs.size(); ++i) {
+      if (i) out += ',';
+      append_int(out, t.change_seqs[i]);
+    }
+    out += ']';
+  }
+  out += '}';
+  return out;
 }
 
 namespace {
