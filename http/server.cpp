@@ -1,5 +1,7 @@
 #include "http/server.hpp"
 
+#include <array>
+
 #include <boost/asio/dispatch.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
@@ -26,11 +28,10 @@ response error_response(unsigned version, bool keep_alive, const char* code, int
   return res;
 }
 
-std::string serialize(response& res) {
+std::string serialize_head(response& res) {
   if (res.find(beast_http::field::server) == res.end()) res.set(beast_http::field::server, "taskd");
-  const auto& body = res.body();
   std::string out;
-  out.reserve(256 + body.size());
+  out.reserve(256);
   out += res.version() == 10 ? "HTTP/1.0 " : "HTTP/1.1 ";
   out += std::to_string(res.result_int());
   out += ' ';
@@ -46,7 +47,6 @@ std::string serialize(response& res) {
     out += "\r\n";
   }
   out += "\r\n";
-  out += body;
   return out;
 }
 
@@ -145,15 +145,20 @@ private:
   }
 
   void write(response res) {
-    bool keep_alive = res.keep_alive();
-    auto bytes = std::make_shared<std::string>(serialize(res));
+    // Head and body go out as two buffers of one write: the body is not copied.
+    struct outgoing {
+      response res;
+      std::string head;
+    };
+    auto out = std::make_shared<outgoing>(outgoing{std::move(res), {}});
+    out->head = serialize_head(out->res);
+    std::array<net::const_buffer, 2> buffers{net::buffer(out->head), net::buffer(out->res.body())};
     stream_.expires_after(options_.request_timeout);
-    net::async_write(
-        stream_, net::buffer(*bytes),
-        [self = shared_from_this(), bytes, keep_alive](beast::error_code ec, std::size_t) {
-          if (ec || !keep_alive) return self->close();
-          self->read();
-        });
+    net::async_write(stream_, buffers,
+                     [self = shared_from_this(), out](beast::error_code ec, std::size_t) {
+                       if (ec || !out->res.keep_alive()) return self->close();
+                       self->read();
+                     });
   }
 
   void close() {

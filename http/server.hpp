@@ -66,11 +66,11 @@ private:
   std::uint16_t bound_port_ = 0;
 };
 
-/// The response's bytes on the wire, as Beast's serializer would write them for a string
-/// body with its Content-Length set (every response here is prepared so), plus a Server
-/// field. One buffer per response: Beast's serializer showed in the profile of small
-/// creates.
-std::string serialize(response& res);
+/// The status line and fields of a response as Beast's serializer would write them for a
+/// string body with its Content-Length set (every response here is prepared so), plus a
+/// Server field; the body follows as it is. Beast's serializer showed in the profile of
+/// small creates.
+std::string serialize_head(response& res);
 
 /// `{"error": {"code": ..., "message": ...}}` with the status its code maps to.
 response error_response(unsigned version, bool keep_alive, const char* code, int status,

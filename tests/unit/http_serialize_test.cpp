@@ -14,6 +14,8 @@ std::string by_beast(response res) {
   os << res;
   return os.str();
 }
+
+std::string serialize(response& res) { return serialize_head(res) + res.body(); }
 } // namespace
 
 TEST_CASE("http: a response serializes to the bytes Beast would write") {
