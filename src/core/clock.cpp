@@ -26,8 +26,13 @@ void civil_from_days(std::int64_t z, std::int64_t& y, unsigned& m, unsigned& d) 
   y = static_cast<std::int64_t>(yoe) + era * 400 + (m <= 2 ? 1 : 0);
 }
 
-/// Years outside 0..9999 (not produced by the API's own bounds) keep the C library path.
-std::string format_with_gmtime(millis ms) {
+void put_digits(char* out, std::int64_t v, int width) {
+  for (int i = width - 1; i >= 0; --i, v /= 10) out[i] = static_cast<char>('0' + v % 10);
+}
+
+} // namespace
+
+std::string format_rfc3339_libc(millis ms) {
   std::time_t secs = static_cast<std::time_t>(ms / 1000);
   int frac = static_cast<int>(ms % 1000);
   if (frac < 0) {
@@ -42,12 +47,6 @@ std::string format_with_gmtime(millis ms) {
   return buf;
 }
 
-void put_digits(char* out, std::int64_t v, int width) {
-  for (int i = width - 1; i >= 0; --i, v /= 10) out[i] = static_cast<char>('0' + v % 10);
-}
-
-} // namespace
-
 // Every task in every API answer carries several timestamps: no snprintf or gmtime here.
 std::string format_rfc3339(millis ms) {
   auto floor_div = [](std::int64_t a, std::int64_t b) { return a / b - (a % b < 0 ? 1 : 0); };
@@ -57,7 +56,7 @@ std::string format_rfc3339(millis ms) {
   std::int64_t year = 0;
   unsigned month = 0, day = 0;
   civil_from_days(days, year, month, day);
-  if (year < 0 || year > 9999) return format_with_gmtime(ms);
+  if (year < 0 || year > 9999) return format_rfc3339_libc(ms); // not from the API's bounds
   char buf[24] = {'0', '0', '0', '0', '-', '0', '0', '-', '0', '0', 'T', '0',
                   '0', ':', '0', '0', ':', '0', '0', '.', '0', '0', '0', 'Z'};
   put_digits(buf, year, 4);
