@@ -54,47 +54,6 @@ bool is_terminal(task_status s) {
 
 namespace {
 
-json::value time_or_null(const std::optional<millis>& ms) {
-  if (!ms) return nullptr;
-  return json::value(format_rfc3339(*ms));
-}
-
-json::value opt_string(const std::optional<std::string>& s) {
-  if (!s) return nullptr;
-  return json::value(*s);
-}
-
-} // namespace
-
-json::object to_json(const task& t) {
-  json::object o;
-  o.reserve(20);
-  o["id"] = t.id;
-  o["type"] = t.type;
-  o["payload"] = t.payload;
-  o["status"] = to_string(t.status);
-  o["mode"] = to_string(t.mode);
-  o["priority"] = t.priority;
-  o["attempts"] = t.attempts;
-  o["max_attempts"] = t.max_attempts;
-  o["backoff"] =
-      json::object{{"type", to_string(t.backoff.kind)}, {"delay_ms", t.backoff.delay_ms}};
-  o["timeout_ms"] = t.timeout_ms;
-  o["result"] = t.result;
-  o["error"] = opt_string(t.error);
-  o["run_at"] = format_rfc3339(t.run_at);
-  o["created_at"] = format_rfc3339(t.created_at);
-  o["updated_at"] = format_rfc3339(t.updated_at);
-  o["started_at"] = time_or_null(t.started_at);
-  o["finished_at"] = time_or_null(t.finished_at);
-  o["idempotency_key"] = opt_string(t.idempotency_key);
-  o["worker"] = t.worker.empty() ? json::value(nullptr) : json::value(t.worker);
-  o["progress"] = t.progress ? json::value(*t.progress) : json::value(nullptr);
-  return o;
-}
-
-namespace {
-
 /// A JSON string literal exactly as boost::json::serialize writes it.
 void append_json_string(std::string& out, std::string_view s) {
   static constexpr char hex[] = "0123456789abcdef";
@@ -131,75 +90,108 @@ template <class Int> void append_int(std::string& out, Int v) {
   out.append(buf, end);
 }
 
-void append_time(std::string& out, millis ms) {
-  out += '"';
-  out += format_rfc3339(ms);
-  out += '"';
+} // namespace
+
+namespace {
+
+/// The API object's members in order: the one definition that to_json (a json::object) and
+/// append_task_json (its serialized text, written directly) both follow.
+template <class Out> void api_members(const task& t, Out& out) {
+  auto opt_time = [](const std::optional<millis>& ms) {
+    return ms ? std::optional<std::string>(format_rfc3339(*ms)) : std::nullopt;
+  };
+  out.number("id", t.id);
+  out.string("type", t.type);
+  out.value("payload", t.payload);
+  out.string("status", to_string(t.status));
+  out.string("mode", to_string(t.mode));
+  out.number("priority", t.priority);
+  out.number("attempts", t.attempts);
+  out.number("max_attempts", t.max_attempts);
+  out.backoff("backoff", to_string(t.backoff.kind), t.backoff.delay_ms);
+  out.number("timeout_ms", t.timeout_ms);
+  out.value("result", t.result);
+  out.nullable_string("error", t.error);
+  out.string("run_at", format_rfc3339(t.run_at));
+  out.string("created_at", format_rfc3339(t.created_at));
+  out.string("updated_at", format_rfc3339(t.updated_at));
+  out.nullable_string("started_at", opt_time(t.started_at));
+  out.nullable_string("finished_at", opt_time(t.finished_at));
+  out.nullable_string("idempotency_key", t.idempotency_key);
+  out.nullable_string("worker",
+                      t.worker.empty() ? std::nullopt : std::optional<std::string>(t.worker));
+  out.nullable_number("progress", t.progress);
 }
+
+struct object_out {
+  json::object& o;
+  template <class Int> void number(const char* k, Int v) { o[k] = v; }
+  template <class Int> void nullable_number(const char* k, const std::optional<Int>& v) {
+    o[k] = v ? json::value(*v) : json::value(nullptr);
+  }
+  void string(const char* k, std::string_view v) { o[k] = v; }
+  void nullable_string(const char* k, const std::optional<std::string>& v) {
+    o[k] = v ? json::value(*v) : json::value(nullptr);
+  }
+  void value(const char* k, const json::value& v) { o[k] = v; }
+  void backoff(const char* k, const char* type, millis delay_ms) {
+    o[k] = json::object{{"type", type}, {"delay_ms", delay_ms}};
+  }
+};
+
+struct text_out {
+  std::string& s;
+  void key(const char* k) {
+    s += s.back() == '{' ? "\"" : ",\"";
+    s += k;
+    s += "\":";
+  }
+  template <class Int> void number(const char* k, Int v) {
+    key(k);
+    append_int(s, v);
+  }
+  template <class Int> void nullable_number(const char* k, const std::optional<Int>& v) {
+    if (v) return number(k, *v);
+    key(k);
+    s += "null";
+  }
+  void string(const char* k, std::string_view v) {
+    key(k);
+    append_json_string(s, v);
+  }
+  void nullable_string(const char* k, const std::optional<std::string>& v) {
+    if (v) return string(k, std::string_view(*v));
+    key(k);
+    s += "null";
+  }
+  void value(const char* k, const json::value& v) {
+    key(k);
+    s += json::serialize(v);
+  }
+  void backoff(const char* k, const char* type, millis delay_ms) {
+    key(k);
+    s += "{\"type\":";
+    append_json_string(s, type);
+    s += ",\"delay_ms\":";
+    append_int(s, delay_ms);
+    s += '}';
+  }
+};
 
 } // namespace
 
+json::object to_json(const task& t) {
+  json::object o;
+  o.reserve(20);
+  object_out out{o};
+  api_members(t, out);
+  return o;
+}
+
 void append_task_json(std::string& out, const task& t) {
-  out += "{\"id\":";
-  append_int(out, t.id);
-  out += ",\"type\":";
-  append_json_string(out, t.type);
-  out += ",\"payload\":";
-  out += json::serialize(t.payload);
-  out += ",\"status\":\"";
-  out += to_string(t.status);
-  out += "\",\"mode\":\"";
-  out += to_string(t.mode);
-  out += "\",\"priority\":";
-  append_int(out, t.priority);
-  out += ",\"attempts\":";
-  append_int(out, t.attempts);
-  out += ",\"max_attempts\":";
-  append_int(out, t.max_attempts);
-  out += ",\"backoff\":{\"type\":\"";
-  out += to_string(t.backoff.kind);
-  out += "\",\"delay_ms\":";
-  append_int(out, t.backoff.delay_ms);
-  out += "},\"timeout_ms\":";
-  append_int(out, t.timeout_ms);
-  out += ",\"result\":";
-  out += json::serialize(t.result);
-  out += ",\"error\":";
-  if (t.error)
-    append_json_string(out, *t.error);
-  else
-    out += "null";
-  out += ",\"run_at\":";
-  append_time(out, t.run_at);
-  out += ",\"created_at\":";
-  append_time(out, t.created_at);
-  out += ",\"updated_at\":";
-  append_time(out, t.updated_at);
-  out += ",\"started_at\":";
-  if (t.started_at)
-    append_time(out, *t.started_at);
-  else
-    out += "null";
-  out += ",\"finished_at\":";
-  if (t.finished_at)
-    append_time(out, *t.finished_at);
-  else
-    out += "null";
-  out += ",\"idempotency_key\":";
-  if (t.idempotency_key)
-    append_json_string(out, *t.idempotency_key);
-  else
-    out += "null";
-  out += ",\"worker\":";
-  if (!t.worker.empty())
-    append_json_string(out, t.worker);
-  else
-    out += "null";
-  out += ",\"progress\":";
-  if (t.progress)
-    append_int(out, *t.progress);
-  else
-    out += "null";
+  out += '{';
+  text_out text{out};
+  api_members(t, text);
   out += '}';
 }
 
@@ -207,92 +199,39 @@ void append_task_json(std::string& out, const task& t) {
 // readable with ldb and tolerant of added fields; decoding is strict about types.
 std::string encode_task(const task& t) {
   // Written directly (not through a json::object): the store's writer encodes every task
-  // it writes. Member order and bytes are those of the object it replaced.
-  std::string out;
+  // it writes. Member order and bytes are those of the object it replaced; absent values
+  // are left out.
+  std::string out = "{";
   out.reserve(256 + t.log.size());
-  auto key = [&](const char* k) {
-    out += out.empty() ? "{\"" : ",\"";
-    out += k;
-    out += "\":";
-  };
-  key("id");
-  append_int(out, t.id);
-  key("ty");
-  append_json_string(out, t.type);
-  key("p");
-  out += json::serialize(t.payload);
-  key("s");
-  append_int(out, static_cast<int>(t.status));
-  key("m");
-  append_int(out, static_cast<int>(t.mode));
-  key("pr");
-  append_int(out, t.priority);
-  key("a");
-  append_int(out, t.attempts);
-  key("ma");
-  append_int(out, t.max_attempts);
-  key("bk");
-  append_int(out, static_cast<int>(t.backoff.kind));
-  key("bd");
-  append_int(out, t.backoff.delay_ms);
-  key("to");
-  append_int(out, t.timeout_ms);
-  if (!t.result.is_null()) {
-    key("r");
-    out += json::serialize(t.result);
-  }
-  if (t.error) {
-    key("e");
-    append_json_string(out, *t.error);
-  }
-  key("ra");
-  append_int(out, t.run_at);
-  key("ca");
-  append_int(out, t.created_at);
-  key("ua");
-  append_int(out, t.updated_at);
-  if (t.started_at) {
-    key("sa");
-    append_int(out, *t.started_at);
-  }
-  if (t.finished_at) {
-    key("fa");
-    append_int(out, *t.finished_at);
-  }
-  if (t.idempotency_key) {
-    key("ik");
-    append_json_string(out, *t.idempotency_key);
-  }
-  if (!t.attempt_detail.is_null()) {
-    key("ad");
-    out += json::serialize(t.attempt_detail);
-  }
-  if (!t.log.empty()) {
-    key("lg");
-    append_json_string(out, t.log);
-  }
-  if (!t.lease_token.empty()) {
-    key("lt");
-    append_json_string(out, t.lease_token);
-  }
-  if (t.lease_expires_at != 0) {
-    key("le");
-    append_int(out, t.lease_expires_at);
-  }
-  if (!t.worker.empty()) {
-    key("wk");
-    append_json_string(out, t.worker);
-  }
-  if (t.progress) {
-    key("pg");
-    append_int(out, *t.progress);
-  }
-  if (!t.meta.is_null()) {
-    key("mt");
-    out += json::serialize(t.meta);
-  }
+  text_out o{out};
+  o.number("id", t.id);
+  o.string("ty", t.type);
+  o.value("p", t.payload);
+  o.number("s", static_cast<int>(t.status));
+  o.number("m", static_cast<int>(t.mode));
+  o.number("pr", t.priority);
+  o.number("a", t.attempts);
+  o.number("ma", t.max_attempts);
+  o.number("bk", static_cast<int>(t.backoff.kind));
+  o.number("bd", t.backoff.delay_ms);
+  o.number("to", t.timeout_ms);
+  if (!t.result.is_null()) o.value("r", t.result);
+  if (t.error) o.string("e", *t.error);
+  o.number("ra", t.run_at);
+  o.number("ca", t.created_at);
+  o.number("ua", t.updated_at);
+  if (t.started_at) o.number("sa", *t.started_at);
+  if (t.finished_at) o.number("fa", *t.finished_at);
+  if (t.idempotency_key) o.string("ik", *t.idempotency_key);
+  if (!t.attempt_detail.is_null()) o.value("ad", t.attempt_detail);
+  if (!t.log.empty()) o.string("lg", t.log);
+  if (!t.lease_token.empty()) o.string("lt", t.lease_token);
+  if (t.lease_expires_at != 0) o.number("le", t.lease_expires_at);
+  if (!t.worker.empty()) o.string("wk", t.worker);
+  if (t.progress) o.number("pg", *t.progress);
+  if (!t.meta.is_null()) o.value("mt", t.meta);
   if (!t.change_seqs.empty()) {
-    key("cs");
+    o.key("cs");
     out += '[';
     for (std::size_t i = 0; i < t.change_seqs.size(); ++i) {
       if (i) out += ',';
