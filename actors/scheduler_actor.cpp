@@ -346,15 +346,11 @@ void on_started(self_ptr self, commit_event& ev) {
     self->send(self, outcome_atom::value, t.id, out);
     return;
   }
-  switch (tc->handler) {
-  case handler_kind::noop:
-  case handler_kind::echo:
-  case handler_kind::fail:
-    // Pure functions of the task that return at once: no task actor to spawn, supervise
-    // and hear from (that was most of a noop task's scheduler time).
+  if (is_instant_builtin(tc->handler)) {
+    // No task actor to spawn, supervise and hear from (that was most of a noop task's
+    // scheduler time).
     finish_attempt(self, t.id, run_instant_builtin(tc->handler, t));
     return;
-  default: break;
   }
   // The event is ours alone: hand its record to the task actor without copying it.
   auto actor = spawn_task_actor(

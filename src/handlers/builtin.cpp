@@ -20,6 +20,10 @@ std::optional<std::int64_t> int_field(const boost::json::value& payload, const c
 
 } // namespace
 
+bool is_instant_builtin(handler_kind kind) {
+  return kind == handler_kind::noop || kind == handler_kind::echo || kind == handler_kind::fail;
+}
+
 handler_outcome run_instant_builtin(handler_kind kind, const task& t) {
   handler_outcome out;
   switch (kind) {

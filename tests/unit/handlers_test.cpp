@@ -3,6 +3,7 @@
 
 #include <doctest/doctest.h>
 
+#include "src/handlers/builtin.hpp"
 #include "src/handlers/handlers.hpp"
 
 #include <fcntl.h>
@@ -673,4 +674,14 @@ TEST_CASE("webhook: urls other than http://host[:port]/path are refused") {
     CHECK(starts_with(out.error, "unsupported url"));
     CHECK_FALSE(out.retryable);
   }
+}
+
+TEST_CASE("builtins: only noop, echo and fail run inline; the others need a task actor") {
+  CHECK(taskd::is_instant_builtin(taskd::handler_kind::noop));
+  CHECK(taskd::is_instant_builtin(taskd::handler_kind::echo));
+  CHECK(taskd::is_instant_builtin(taskd::handler_kind::fail));
+  CHECK_FALSE(taskd::is_instant_builtin(taskd::handler_kind::sleep));
+  CHECK_FALSE(taskd::is_instant_builtin(taskd::handler_kind::exec));
+  CHECK_FALSE(taskd::is_instant_builtin(taskd::handler_kind::webhook));
+  CHECK_FALSE(taskd::is_instant_builtin(taskd::handler_kind::worker));
 }
