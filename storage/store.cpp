@@ -28,7 +28,7 @@ using rocks::view;
 
 std::string encode_change(bool deleted, const task& t) {
   std::string v(1, deleted ? 'd' : 'u');
-  v += encode_task(t);
+  append_encoded_task(v, t);
   return v;
 }
 
@@ -426,7 +426,11 @@ void store::bump_count(group_state& g, std::string_view type, task_status s, std
   g.count_deltas[{std::string(type), s}] += delta;
 }
 
-void store::write_task(group_state& g, const std::optional<task>& before, task& after,
+store::index_state store::index_state_of(const task& t) {
+  return {t.status, t.mode, t.type, t.priority, t.run_at, t.updated_at, t.finished_at};
+}
+
+void store::write_task(group_state& g, const std::optional<index_state>& before, task& after,
                        bool log_change) {
   auto& b = g.batch;
   const task_id id = after.id;
@@ -545,12 +549,13 @@ result<std::vector<task_change>> store::apply_op(write_op& op, group_state& g) {
     auto rec = read_for_update(u->id, g);
     if (!rec) return rec.err();
     if (!*rec) return make_error(errc::not_found, "task " + std::to_string(u->id) + " not found");
-    task after = **rec;
+    auto before = index_state_of(**rec);
+    task after = std::move(**rec);
     if (auto st = u->apply(after); !st) return st.err();
     task_change ch;
-    ch.before = (*rec)->status;
+    ch.before = before.status;
     ch.seq = u->log_change ? g.next_seq : 0;
-    write_task(g, *rec, after, u->log_change);
+    write_task(g, before, after, u->log_change);
     ch.after = std::move(after);
     out.push_back(std::move(ch));
     return out;
@@ -571,7 +576,7 @@ result<std::vector<task_change>> store::apply_op(write_op& op, group_state& g) {
       task_change ch;
       ch.before = (*rec)->status;
       ch.seq = g.next_seq;
-      write_task(g, *rec, after, true);
+      write_task(g, index_state_of(**rec), after, true);
       ch.after = std::move(after);
       out.push_back(std::move(ch));
     }
@@ -663,9 +668,10 @@ result<std::vector<task_change>> store::promote(const promote_op& op, group_stat
     // The index may trail this group's own writes: trust the record.
     if (!*rec || (*rec)->status != task_status::pending || (*rec)->run_at != run_at) continue;
     task_change ch;
-    ch.before = (*rec)->status;
-    ch.after = **rec;
-    write_task(g, *rec, ch.after, false); // same record, re-indexed as ready at g.now
+    auto before = index_state_of(**rec);
+    ch.before = before.status;
+    ch.after = std::move(**rec);
+    write_task(g, before, ch.after, false); // same record, re-indexed as ready at g.now
     out.push_back(std::move(ch));
   }
   if (!it->status().ok()) return from_status(it->status(), "read schedule index");

@@ -270,7 +270,20 @@ private:
   status check_space();
   result<std::vector<task_change>> apply_op(write_op& op, group_state& g);
   result<std::optional<task>> read_for_update(task_id id, group_state& g);
-  void write_task(group_state& g, const std::optional<task>& before, task& after, bool log_change);
+  /// What a record's index entries derive from: all write_task needs of the record it
+  /// replaces (so the record itself can become the new one without a copy).
+  struct index_state {
+    task_status status;
+    task_mode mode;
+    std::string type;
+    std::int32_t priority;
+    millis run_at;
+    millis updated_at;
+    std::optional<millis> finished_at;
+  };
+  static index_state index_state_of(const task& t);
+  void write_task(group_state& g, const std::optional<index_state>& before, task& after,
+                  bool log_change);
   void bump_count(group_state& g, std::string_view type, task_status s, std::int64_t delta);
   void erase_task(group_state& g, const task& t, std::vector<task_change>& out);
   result<std::vector<task_change>> prune(const prune_op& op, group_state& g);

@@ -166,7 +166,15 @@ struct text_out {
   }
   void value(const char* k, const json::value& v) {
     key(k);
-    s += json::serialize(v);
+    if (v.is_null()) {
+      s += "null";
+      return;
+    }
+    // Straight into the text, without serialize()'s string of its own.
+    json::serializer sr;
+    sr.reset(&v);
+    char buf[512];
+    while (!sr.done()) s.append(sr.read(buf, sizeof buf));
   }
   void backoff(const char* k, const char* type, millis delay_ms) {
     key(k);
@@ -198,11 +206,17 @@ void append_task_json(std::string& out, const task& t) {
 // Storage encoding: a compact JSON object with integer timestamps. JSON keeps records
 // readable with ldb and tolerant of added fields; decoding is strict about types.
 std::string encode_task(const task& t) {
+  std::string out;
+  append_encoded_task(out, t);
+  return out;
+}
+
+void append_encoded_task(std::string& out, const task& t) {
   // Written directly (not through a json::object): the store's writer encodes every task
   // it writes. Member order and bytes are those of the object it replaced; absent values
   // are left out.
-  std::string out = "{";
-  out.reserve(256 + t.log.size());
+  out.reserve(out.size() + 256 + t.log.size());
+  out += '{';
   text_out o{out};
   o.number("id", t.id);
   o.string("ty", t.type);
@@ -240,77 +254,125 @@ std::string encode_task(const task& t) {
     out += ']';
   }
   out += '}';
-  return out;
 }
 
 namespace {
 
-template <class T> bool read_int(const json::object& o, const char* key, T& out) {
-  auto* v = o.if_contains(key);
-  if (!v) return false;
-  if (auto* i = v->if_int64()) {
+template <class T> bool read_int(const json::value& v, T& out) {
+  if (auto* i = v.if_int64()) {
     out = static_cast<T>(*i);
     return true;
   }
-  if (auto* u = v->if_uint64()) {
+  if (auto* u = v.if_uint64()) {
     out = static_cast<T>(*u);
     return true;
   }
   return false;
 }
 
+/// A storage key (one or two characters) as one number to switch on.
+constexpr unsigned key_code(std::string_view k) {
+  return k.size() == 1   ? static_cast<unsigned char>(k[0])
+         : k.size() == 2 ? static_cast<unsigned char>(k[0]) << 8 | static_cast<unsigned char>(k[1])
+                         : 0;
+}
+
+std::optional<std::string> string_of(json::value& v) {
+  if (auto* s = v.if_string()) return std::string(*s);
+  return std::nullopt;
+}
+
 } // namespace
 
+// One pass over the parsed members, each moved out of the parse (the writer decodes
+// every record it reads back).
 std::optional<task> decode_task(std::string_view bytes) {
   boost::system::error_code ec;
   json::value v = parse_json(bytes, ec);
   if (ec || !v.is_object()) return std::nullopt;
-  const auto& o = v.get_object();
   task t;
   int status = 0, mode = 0, bk = 0;
-  auto* ty = o.if_contains("ty");
-  if (!read_int(o, "id", t.id) || !ty || !ty->is_string() || !read_int(o, "s", status) ||
-      !read_int(o, "m", mode) || !read_int(o, "pr", t.priority) || !read_int(o, "a", t.attempts) ||
-      !read_int(o, "ma", t.max_attempts) || !read_int(o, "bk", bk) ||
-      !read_int(o, "bd", t.backoff.delay_ms) || !read_int(o, "to", t.timeout_ms) ||
-      !read_int(o, "ra", t.run_at) || !read_int(o, "ca", t.created_at) ||
-      !read_int(o, "ua", t.updated_at))
-    return std::nullopt;
+  constexpr unsigned required_count = 13;
+  unsigned required = 0; // one bit per required member present and well-typed
+  auto need = [&](unsigned bit, bool ok) {
+    if (ok) required |= 1u << bit;
+  };
+  for (auto& member : v.get_object()) {
+    json::value& val = member.value();
+    millis ms = 0;
+    switch (key_code(member.key())) {
+    case key_code("id"): need(0, read_int(val, t.id)); break;
+    case key_code("ty"):
+      if (auto* ty = val.if_string()) {
+        t.type = std::string(*ty);
+        need(1, true);
+      }
+      break;
+    case key_code("s"): need(2, read_int(val, status)); break;
+    case key_code("m"): need(3, read_int(val, mode)); break;
+    case key_code("pr"): need(4, read_int(val, t.priority)); break;
+    case key_code("a"): need(5, read_int(val, t.attempts)); break;
+    case key_code("ma"): need(6, read_int(val, t.max_attempts)); break;
+    case key_code("bk"): need(7, read_int(val, bk)); break;
+    case key_code("bd"): need(8, read_int(val, t.backoff.delay_ms)); break;
+    case key_code("to"): need(9, read_int(val, t.timeout_ms)); break;
+    case key_code("ra"): need(10, read_int(val, t.run_at)); break;
+    case key_code("ca"): need(11, read_int(val, t.created_at)); break;
+    case key_code("ua"): need(12, read_int(val, t.updated_at)); break;
+    case key_code("p"): t.payload = std::move(val); break;
+    case key_code("r"): t.result = std::move(val); break;
+    case key_code("ad"): t.attempt_detail = std::move(val); break;
+    case key_code("mt"): t.meta = std::move(val); break;
+    case key_code("e"):
+      if (auto e = string_of(val)) t.error = std::move(e);
+      break;
+    case key_code("ik"):
+      if (auto k = string_of(val)) t.idempotency_key = std::move(k);
+      break;
+    case key_code("lg"):
+      if (auto lg = string_of(val)) t.log = std::move(*lg);
+      break;
+    case key_code("lt"):
+      if (auto lt = string_of(val)) t.lease_token = std::move(*lt);
+      break;
+    case key_code("wk"):
+      if (auto wk = string_of(val)) t.worker = std::move(*wk);
+      break;
+    case key_code("le"): read_int(val, t.lease_expires_at); break;
+    case key_code("sa"):
+      if (read_int(val, ms)) t.started_at = ms;
+      break;
+    case key_code("fa"):
+      if (read_int(val, ms)) t.finished_at = ms;
+      break;
+    case key_code("pg"): {
+      std::int32_t progress = 0;
+      if (read_int(val, progress)) t.progress = progress;
+      break;
+    }
+    case key_code("cs"): {
+      auto* cs = val.if_array();
+      if (!cs) break;
+      t.change_seqs.reserve(cs->size());
+      for (auto& seq : *cs) {
+        if (auto* u = seq.if_uint64())
+          t.change_seqs.push_back(*u);
+        else if (auto* i = seq.if_int64(); i && *i > 0)
+          t.change_seqs.push_back(static_cast<std::uint64_t>(*i));
+        else
+          return std::nullopt;
+      }
+      break;
+    }
+    default: break; // a member a later version added
+    }
+  }
+  if (required != (1u << required_count) - 1) return std::nullopt;
   if (status < 0 || status >= task_status_count || mode < 0 || mode > 1 || bk < 0 || bk > 1)
     return std::nullopt;
-  t.type = std::string(ty->get_string());
   t.status = static_cast<task_status>(status);
   t.mode = static_cast<task_mode>(mode);
   t.backoff.kind = static_cast<backoff_kind>(bk);
-  if (auto* p = o.if_contains("p")) t.payload = *p;
-  if (auto* r = o.if_contains("r")) t.result = *r;
-  if (auto* e = o.if_contains("e"); e && e->is_string()) t.error = std::string(e->get_string());
-  if (auto* k = o.if_contains("ik"); k && k->is_string())
-    t.idempotency_key = std::string(k->get_string());
-  millis ms = 0;
-  if (read_int(o, "sa", ms)) t.started_at = ms;
-  if (read_int(o, "fa", ms)) t.finished_at = ms;
-  if (auto* ad = o.if_contains("ad")) t.attempt_detail = *ad;
-  if (auto* lg = o.if_contains("lg"); lg && lg->is_string()) t.log = std::string(lg->get_string());
-  if (auto* lt = o.if_contains("lt"); lt && lt->is_string())
-    t.lease_token = std::string(lt->get_string());
-  read_int(o, "le", t.lease_expires_at);
-  if (auto* wk = o.if_contains("wk"); wk && wk->is_string())
-    t.worker = std::string(wk->get_string());
-  std::int32_t progress = 0;
-  if (read_int(o, "pg", progress)) t.progress = progress;
-  if (auto* mt = o.if_contains("mt")) t.meta = *mt;
-  if (auto* cs = o.if_contains("cs"); cs && cs->is_array()) {
-    t.change_seqs.reserve(cs->get_array().size());
-    for (auto& seq : cs->get_array()) {
-      if (auto* u = seq.if_uint64())
-        t.change_seqs.push_back(*u);
-      else if (auto* i = seq.if_int64(); i && *i > 0)
-        t.change_seqs.push_back(static_cast<std::uint64_t>(*i));
-      else
-        return std::nullopt;
-    }
-  }
   return t;
 }
 

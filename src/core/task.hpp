@@ -96,8 +96,11 @@ boost::json::object to_json(const task& t);
 /// the object tree than on anything else on its I/O thread.
 void append_task_json(std::string& out, const task& t);
 
-/// Storage encoding; the inverse of `encode_task`. Returns nullopt on a corrupt record.
+/// Storage encoding.
 std::string encode_task(const task& t);
+/// The same, appended to `out`.
+void append_encoded_task(std::string& out, const task& t);
+/// The inverse of `encode_task`. Returns nullopt on a corrupt record.
 std::optional<task> decode_task(std::string_view bytes);
 
 } // namespace taskd

@@ -113,6 +113,31 @@ TEST_CASE("task: corrupt records decode to nothing") {
   CHECK(!decode_task("{"));
   CHECK(!decode_task("[]"));
   CHECK(!decode_task(R"({"id":1})"));
+
+  task t;
+  t.id = 7;
+  t.type = "email";
+  const std::string good = encode_task(t);
+  REQUIRE(decode_task(good));
+  // Every required member: a record without it, or with it of the wrong type, is corrupt.
+  for (const char* key :
+       {"id", "ty", "s", "m", "pr", "a", "ma", "bk", "bd", "to", "ra", "ca", "ua"}) {
+    CAPTURE(key);
+    auto o = boost::json::parse(good).as_object();
+    REQUIRE(o.contains(key));
+    o.erase(key);
+    CHECK(!decode_task(boost::json::serialize(o)));
+    o[key] = key == std::string("ty") ? boost::json::value(1) : boost::json::value("x");
+    CHECK(!decode_task(boost::json::serialize(o)));
+  }
+  auto o = boost::json::parse(good).as_object();
+  o["s"] = task_status_count; // out of range
+  CHECK(!decode_task(boost::json::serialize(o)));
+  o = boost::json::parse(good).as_object();
+  o["zz"] = "from a later version"; // unknown members are ignored
+  auto back = decode_task(boost::json::serialize(o));
+  REQUIRE(back);
+  CHECK(encode_task(*back) == good);
 }
 
 TEST_CASE("task: API object has the contract's fields, absent values null") {
