@@ -2,6 +2,8 @@
 
 #include <array>
 
+#include <pthread.h>
+
 #include <boost/asio/dispatch.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
@@ -246,7 +248,10 @@ void server::start() {
   bound_port_ = listener_->acceptor_.local_endpoint().port();
   listener_->accept();
   for (int i = 0; i < std::max(1, options_.threads); ++i)
-    threads_.emplace_back([this] { ioc_.run(); });
+    threads_.emplace_back([this] {
+      pthread_setname_np(pthread_self(), "http:io");
+      ioc_.run();
+    });
 }
 
 void server::stop() {
