@@ -48,7 +48,7 @@ std::string format_rfc3339_libc(millis ms) {
 }
 
 // Every task in every API answer carries several timestamps: no snprintf or gmtime here.
-std::string format_rfc3339(millis ms) {
+void append_rfc3339(std::string& out, millis ms) {
   auto floor_div = [](std::int64_t a, std::int64_t b) { return a / b - (a % b < 0 ? 1 : 0); };
   const std::int64_t secs = floor_div(ms, 1000);
   const std::int64_t days = floor_div(secs, 86400);
@@ -56,7 +56,10 @@ std::string format_rfc3339(millis ms) {
   std::int64_t year = 0;
   unsigned month = 0, day = 0;
   civil_from_days(days, year, month, day);
-  if (year < 0 || year > 9999) return format_rfc3339_libc(ms); // not from the API's bounds
+  if (year < 0 || year > 9999) {
+    out += format_rfc3339_libc(ms); // not from the API's bounds
+    return;
+  }
   char buf[24] = {'0', '0', '0', '0', '-', '0', '0', '-', '0', '0', 'T', '0',
                   '0', ':', '0', '0', ':', '0', '0', '.', '0', '0', '0', 'Z'};
   put_digits(buf, year, 4);
@@ -66,7 +69,13 @@ std::string format_rfc3339(millis ms) {
   put_digits(buf + 14, sod / 60 % 60, 2);
   put_digits(buf + 17, sod % 60, 2);
   put_digits(buf + 20, ms - secs * 1000, 3);
-  return std::string(buf, sizeof buf);
+  out.append(buf, sizeof buf);
+}
+
+std::string format_rfc3339(millis ms) {
+  std::string out;
+  append_rfc3339(out, ms);
+  return out;
 }
 
 namespace {

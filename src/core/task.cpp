@@ -97,9 +97,6 @@ namespace {
 /// The API object's members in order: the one definition that to_json (a json::object) and
 /// append_task_json (its serialized text, written directly) both follow.
 template <class Out> void api_members(const task& t, Out& out) {
-  auto opt_time = [](const std::optional<millis>& ms) {
-    return ms ? std::optional<std::string>(format_rfc3339(*ms)) : std::nullopt;
-  };
   out.number("id", t.id);
   out.string("type", t.type);
   out.value("payload", t.payload);
@@ -112,11 +109,11 @@ template <class Out> void api_members(const task& t, Out& out) {
   out.number("timeout_ms", t.timeout_ms);
   out.value("result", t.result);
   out.nullable_string("error", t.error);
-  out.string("run_at", format_rfc3339(t.run_at));
-  out.string("created_at", format_rfc3339(t.created_at));
-  out.string("updated_at", format_rfc3339(t.updated_at));
-  out.nullable_string("started_at", opt_time(t.started_at));
-  out.nullable_string("finished_at", opt_time(t.finished_at));
+  out.time("run_at", t.run_at);
+  out.time("created_at", t.created_at);
+  out.time("updated_at", t.updated_at);
+  out.nullable_time("started_at", t.started_at);
+  out.nullable_time("finished_at", t.finished_at);
   out.nullable_string("idempotency_key", t.idempotency_key);
   out.nullable_string("worker",
                       t.worker.empty() ? std::nullopt : std::optional<std::string>(t.worker));
@@ -134,6 +131,10 @@ struct object_out {
     o[k] = v ? json::value(*v) : json::value(nullptr);
   }
   void value(const char* k, const json::value& v) { o[k] = v; }
+  void time(const char* k, millis ms) { o[k] = format_rfc3339(ms); }
+  void nullable_time(const char* k, const std::optional<millis>& ms) {
+    o[k] = ms ? json::value(format_rfc3339(*ms)) : json::value(nullptr);
+  }
   void backoff(const char* k, const char* type, millis delay_ms) {
     o[k] = json::object{{"type", type}, {"delay_ms", delay_ms}};
   }
@@ -161,6 +162,17 @@ struct text_out {
   }
   void nullable_string(const char* k, const std::optional<std::string>& v) {
     if (v) return string(k, std::string_view(*v));
+    key(k);
+    s += "null";
+  }
+  void time(const char* k, millis ms) { // RFC 3339 needs no escaping
+    key(k);
+    s += '"';
+    append_rfc3339(s, ms);
+    s += '"';
+  }
+  void nullable_time(const char* k, const std::optional<millis>& ms) {
+    if (ms) return time(k, *ms);
     key(k);
     s += "null";
   }
