@@ -90,10 +90,6 @@ template <class Int> void append_int(std::string& out, Int v) {
   out.append(buf, end);
 }
 
-} // namespace
-
-namespace {
-
 /// The API object's members in order: the one definition that to_json (a json::object) and
 /// append_task_json (its serialized text, written directly) both follow.
 template <class Out> void api_members(const task& t, Out& out) {
@@ -251,6 +247,8 @@ void append_encoded_task(std::string& out, const task& t) {
   if (t.idempotency_key) o.string("ik", *t.idempotency_key);
   if (!t.attempt_detail.is_null()) o.value("ad", t.attempt_detail);
   if (!t.log.empty()) o.string("lg", t.log);
+  // Every field round-trips exactly: the store's writer keeps decoded-equal copies of
+  // what it wrote (record_cache.hpp), so a lease's expiry is kept even without its token.
   if (!t.lease_token.empty()) o.string("lt", t.lease_token);
   if (t.lease_expires_at != 0) o.number("le", t.lease_expires_at);
   if (!t.worker.empty()) o.string("wk", t.worker);
