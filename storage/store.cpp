@@ -394,8 +394,8 @@ void store::deliver_synced(std::deque<written_group>& groups) {
   if (sync_failed_) sync_failed = sync_failure();
   if (any_written && !sync_failed) {
     // The WAL's buffer goes to the file here, not on the writer (manual_wal_flush), and is
-    // synced unless store_options::sync_writes is off (no configuration turns it off).
-    if (auto st = db_->FlushWAL(options_.sync_writes); !st.ok()) {
+    // synced: taskd has one durability mode.
+    if (auto st = db_->FlushWAL(/*sync=*/true); !st.ok()) {
       sync_failed = from_status(st, "sync the write-ahead log");
       sync_failed_ = true;
       note_failed_write(*sync_failed);

@@ -41,7 +41,6 @@ namespace taskd {
 
 struct store_options {
   std::string path;
-  bool sync_writes = true;                      // false only in an explicit, documented mode
   std::uint64_t change_log_retention = 1000000; // change-log entries kept
   std::size_t max_ops_per_commit = 8192;        // group-commit bound
   /// Writes are refused (storage_full) while the data directory's filesystem has less
