@@ -44,6 +44,7 @@ struct store::group_state {
     std::size_t encoded_bytes = 0;
   };
   std::unordered_map<task_id, written_record> records;
+  std::vector<task_id> updated; // of records, those that existed before (see unwritten_)
   std::unordered_map<std::string, task_id> idempotency;
   std::map<std::pair<std::string, task_status>, std::int64_t> count_deltas;
   std::map<std::string, bool> paused_changes;
@@ -61,6 +62,7 @@ result<std::unique_ptr<store>> store::open(const store_options& options) {
   if (auto st = s->open_db(); !st) return st.err();
   if (auto st = s->migrate_retired_indexes(); !st) return st.err();
   if (auto st = s->load_meta(); !st) return st.err();
+  s->prefetch_ = std::make_unique<record_prefetcher>(*s->db_, s->tasks_cf_);
   // Named for top -H and perf: these two threads carry every write.
   s->syncer_ = std::thread([p = s.get()] {
     pthread_setname_np(pthread_self(), "store:syncer");
@@ -171,6 +173,7 @@ status store::load_meta() {
 
 store::~store() {
   close();
+  prefetch_.reset(); // its reader uses db_
   for (auto* h : handles_) db_->DestroyColumnFamilyHandle(h);
   delete db_;
 }
@@ -197,15 +200,30 @@ void store::close() {
 }
 
 void store::submit(write_op op, write_callback cb, write_callback applied) {
+  task_id read_ahead = 0;
   {
-    std::lock_guard lock(mu_);
-    if (!closing_) {
-      queue_.push_back(queued{std::move(op), std::move(cb), std::move(applied)});
-      cv_.notify_one();
-      return;
+    std::unique_lock lock(mu_);
+    if (closing_) {
+      lock.unlock();
+      return cb(make_error(errc::shutting_down, "store is closed"));
     }
+    queue_.push_back(queued{std::move(op), std::move(cb), std::move(applied)});
+    // Behind a busy writer and a queue of updates, an update waits: its record can be read
+    // meanwhile. An idle writer takes it at once and reads the record sooner itself.
+    if (auto* u = std::get_if<update_op>(&queue_.back().op);
+        u && writer_busy_ && queue_.size() >= read_ahead_queue)
+      read_ahead = u->id;
+    cv_.notify_one();
   }
-  cb(make_error(errc::shutting_down, "store is closed"));
+  if (read_ahead != 0) read_ahead_unless_cached(read_ahead);
+}
+
+void store::read_ahead_unless_cached(task_id id) {
+  {
+    std::lock_guard lock(recent_mu_);
+    if (recent_.contains(id) || unwritten_.count(id) != 0) return;
+  }
+  prefetch_->want(id);
 }
 
 void store::writer_loop() {
@@ -221,8 +239,10 @@ void store::writer_loop() {
           continue;
         }
       } else {
+        writer_busy_ = false;
         cv_.wait(lock, has_work);
       }
+      writer_busy_ = true;
       if (queue_.empty()) return; // closing and drained
       std::size_t n = std::min(queue_.size(), options_.max_ops_per_commit);
       group.clear();
@@ -274,6 +294,12 @@ void store::commit_group(std::vector<queued>& group) {
   std::vector<result<std::vector<task_change>>> results;
   results.reserve(group.size());
   for (auto& q : group) results.push_back(apply_op(q.op, g));
+  if (!g.updated.empty()) {
+    // The applied callbacks may lead to updates of these records (a started task's
+    // finish) before they reach the cache: not worth reading ahead.
+    std::lock_guard lock(recent_mu_);
+    unwritten_.insert(g.updated.begin(), g.updated.end());
+  }
   for (std::size_t i = 0; i < group.size(); ++i)
     if (group[i].applied && results[i].ok()) group[i].applied(results[i]);
 
@@ -325,16 +351,22 @@ void store::commit_group(std::vector<queued>& group) {
     if (auto st = db_->Write(wo, &g.batch); !st.ok()) {
       w.failed = from_status(st, "commit");
       note_failed_write(*w.failed);
+      std::lock_guard lock(recent_mu_);
+      for (task_id id : g.updated) unwritten_.erase(id);
       return hand_to_syncer(std::move(w));
     }
     next_id_ = g.next_id;
     next_seq_ = g.next_seq;
+    const std::uint64_t written_seq = db_->GetLatestSequenceNumber(); // this thread writes
+    std::unique_lock recent_lock(recent_mu_);
+    for (task_id id : g.updated) unwritten_.erase(id);
     for (auto& [id, rec] : g.records) {
       if (rec.t)
-        recent_.put(std::move(*rec.t), rec.encoded_bytes);
+        recent_.put(std::move(*rec.t), rec.encoded_bytes, written_seq);
       else
-        recent_.erase(id);
+        recent_.erase(id, written_seq);
     }
+    recent_lock.unlock();
     std::lock_guard lock(mu_);
     for (auto& [counter, value] : new_counts) *counter = value;
     if (trim) oldest_seq_ = keep_from;
@@ -433,6 +465,8 @@ void store::deliver_synced(std::deque<written_group>& groups) {
 result<std::optional<task>> store::read_for_update(task_id id, group_state& g) {
   if (auto it = g.records.find(id); it != g.records.end()) return it->second.t;
   if (const task* t = recent_.find(id)) return std::optional<task>(*t);
+  if (auto c = prefetch_->take(id); c && c->read_at >= recent_.evicted_through())
+    return std::optional<task>(std::move(c->t));
   return get(id);
 }
 
@@ -491,6 +525,7 @@ void store::write_task(group_state& g, const std::optional<index_state>& before,
   rocksdb::Slice record(entry.data() + 1, entry.size() - 1);
   b.Put(tasks_cf_, keys::task_key(id), record);
   g.records[id] = {after, record.size()};
+  if (before) g.updated.push_back(id);
 }
 
 result<std::vector<task_change>> store::apply_op(write_op& op, group_state& g) {

@@ -24,12 +24,14 @@
 #include <set>
 #include <string>
 #include <thread>
+#include <unordered_set>
 #include <variant>
 #include <vector>
 
 #include "src/core/error.hpp"
 #include "src/core/task.hpp"
 #include "storage/record_cache.hpp"
+#include "storage/record_prefetch.hpp"
 
 namespace rocksdb {
 class DB;
@@ -254,6 +256,7 @@ private:
     std::chrono::steady_clock::time_point write_start{};
   };
   static constexpr std::size_t max_unsynced_groups = 64;
+  static constexpr std::size_t read_ahead_queue = 16;
 
   explicit store(store_options options);
   status open_db();
@@ -269,6 +272,7 @@ private:
   status check_space();
   result<std::vector<task_change>> apply_op(write_op& op, group_state& g);
   result<std::optional<task>> read_for_update(task_id id, group_state& g);
+  void read_ahead_unless_cached(task_id id);
   /// What a record's index entries derive from: all write_task needs of the record it
   /// replaces (so the record itself can become the new one without a copy).
   struct index_state {
@@ -301,7 +305,11 @@ private:
   rocksdb::ColumnFamilyHandle* finished_cf_ = nullptr;
 
   // Writer-thread state (next ids) and shared state under mu_.
-  record_cache recent_; // writer thread only
+  // Written by the writer thread only, under recent_mu_; submit() reads it under the lock.
+  record_cache recent_;
+  std::unordered_set<task_id> unwritten_; // records of the group being written
+  std::mutex recent_mu_;
+  std::unique_ptr<record_prefetcher> prefetch_;
   std::uint64_t next_id_ = 1;
   std::uint64_t next_seq_ = 1;
   // Writer thread: every schedule key before this one was already promoted, so promote
@@ -310,6 +318,7 @@ private:
   mutable std::mutex mu_;
   std::condition_variable cv_;
   std::deque<queued> queue_;
+  bool writer_busy_ = false; // applying or writing a group, not waiting for work
   bool closing_ = false;
   bool closed_ = false;
   std::atomic<bool> out_of_space_{false};

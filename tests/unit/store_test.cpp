@@ -221,6 +221,53 @@ TEST_CASE("store: many concurrent submitters share commits and all get answers")
   CHECK(s->counts()["a"][0] == n);
 }
 
+TEST_CASE("store: updates of records read ahead of the writer never apply to a stale copy") {
+  // Records are read ahead for updates the writer's cache lacks. With a cache of a few
+  // records, most updates find their record evicted and a copy read ahead, possibly before
+  // the writes queued ahead of them: a stale copy would lose increments.
+  temp_dir dir;
+  store_options o;
+  o.path = dir.path.string();
+  o.record_cache_bytes = record_cache::cost_of(300) * 3;
+  constexpr int tasks = 16, threads = 4, per_thread = 1500;
+  {
+    auto s = store::open(o);
+    REQUIRE(s.ok());
+    std::vector<task> batch(tasks, new_task("a"));
+    REQUIRE(commit(**s, create_op{batch}).ok());
+  }
+  auto opened = store::open(o); // an empty cache: every record is read from RocksDB first
+  REQUIRE(opened.ok());
+  auto& s = **opened;
+  std::vector<std::promise<write_result>> answers(threads * per_thread);
+  std::vector<std::thread> submitters;
+  for (int th = 0; th < threads; ++th)
+    submitters.emplace_back([&, th] {
+      for (int i = 0; i < per_thread; ++i) {
+        const int n = th * per_thread + i;
+        const task_id id = 1 + static_cast<task_id>((n * 7 + th) % tasks);
+        s.submit(update_op{id,
+                           [](task& t) {
+                             ++t.attempts;
+                             return ok_status();
+                           },
+                           true},
+                 [&answers, n](write_result r) { answers[n].set_value(std::move(r)); });
+      }
+    });
+  for (auto& t : submitters) t.join();
+  for (auto& a : answers) REQUIRE(a.get_future().get().ok());
+  std::vector<int> expected(tasks + 1, 0);
+  for (int th = 0; th < threads; ++th)
+    for (int i = 0; i < per_thread; ++i) ++expected[1 + ((th * per_thread + i) * 7 + th) % tasks];
+  for (task_id id = 1; id <= tasks; ++id) {
+    auto t = s.get(id);
+    REQUIRE(t.ok());
+    REQUIRE(t->has_value());
+    CHECK((*t)->attempts == expected[id]);
+  }
+}
+
 TEST_CASE("store: the change log is trimmed to its retention") {
   temp_dir dir;
   store_options o;
