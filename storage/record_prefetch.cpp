@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <string>
+#include <utility>
 
 #include <pthread.h>
 
@@ -10,9 +11,14 @@
 
 namespace taskd {
 
+std::optional<task> record_prefetcher::slot::take(std::uint64_t& read_at) {
+  std::lock_guard lock(mu_);
+  read_at = read_at_;
+  return std::exchange(copy_, std::nullopt);
+}
+
 record_prefetcher::record_prefetcher(rocksdb::DB& db, rocksdb::ColumnFamilyHandle* tasks_cf)
     : db_(db), tasks_cf_(tasks_cf) {
-  wanted_.reserve(read_batch);
   reader_ = std::thread([this] {
     pthread_setname_np(pthread_self(), "store:reader");
     run();
@@ -28,65 +34,56 @@ record_prefetcher::~record_prefetcher() {
   reader_.join();
 }
 
-void record_prefetcher::want(task_id id) {
+void record_prefetcher::want(std::shared_ptr<slot> s) {
   std::lock_guard lock(mu_);
-  if (wanted_.size() >= max_wanted) return;
-  wanted_.push_back(id);
-  // Only the first id of a burst wakes the reader: it takes what piled up meanwhile.
-  if (wanted_.size() == 1) cv_.notify_one();
-}
-
-std::optional<record_prefetcher::copy> record_prefetcher::take(task_id id) {
-  std::lock_guard lock(mu_);
-  auto it = copies_.find(id);
-  if (it == copies_.end()) return std::nullopt;
-  std::optional<copy> c(std::move(it->second));
-  copies_.erase(it);
-  return c;
+  if (waiting_.size() >= max_waiting) return;
+  waiting_.push_back(std::move(s));
+  // Only the first of a burst wakes the reader: it takes what piled up meanwhile.
+  if (waiting_.size() == 1) cv_.notify_one();
 }
 
 void record_prefetcher::run() {
-  std::vector<task_id> ids;
+  std::vector<std::shared_ptr<slot>> slots;
   for (;;) {
     {
       std::unique_lock lock(mu_);
-      cv_.wait(lock, [&] { return stopping_ || !wanted_.empty(); });
+      cv_.wait(lock, [&] { return stopping_ || !waiting_.empty(); });
       if (stopping_) return;
-      const std::size_t n = std::min(wanted_.size(), read_batch);
-      ids.assign(wanted_.begin(), wanted_.begin() + static_cast<std::ptrdiff_t>(n));
-      wanted_.erase(wanted_.begin(), wanted_.begin() + static_cast<std::ptrdiff_t>(n));
+      slots.clear();
+      while (!waiting_.empty() && slots.size() < read_batch) {
+        // Held by nobody else: its operation was applied already.
+        if (waiting_.front().use_count() > 1) slots.push_back(std::move(waiting_.front()));
+        waiting_.pop_front();
+      }
     }
-    read(ids);
+    if (!slots.empty()) read(slots);
   }
 }
 
-void record_prefetcher::read(std::vector<task_id>& ids) {
-  std::sort(ids.begin(), ids.end());
-  ids.erase(std::unique(ids.begin(), ids.end()), ids.end());
+void record_prefetcher::read(std::vector<std::shared_ptr<slot>>& slots) {
+  std::sort(slots.begin(), slots.end(), [](auto& a, auto& b) { return a->id < b->id; });
   std::vector<std::string> key_bytes;
   std::vector<rocksdb::Slice> keys;
-  key_bytes.reserve(ids.size());
-  keys.reserve(ids.size());
-  for (task_id id : ids) key_bytes.push_back(keys::task_key(id));
+  key_bytes.reserve(slots.size());
+  keys.reserve(slots.size());
+  for (auto& s : slots) key_bytes.push_back(keys::task_key(s->id));
   for (auto& k : key_bytes) keys.emplace_back(k);
-  std::vector<rocksdb::PinnableSlice> values(ids.size());
-  std::vector<rocksdb::Status> statuses(ids.size());
+  std::vector<rocksdb::PinnableSlice> values(slots.size());
+  std::vector<rocksdb::Status> statuses(slots.size());
   // Taken before the reads: they reflect every write up to it (and maybe later ones).
   const std::uint64_t read_at = db_.GetLatestSequenceNumber();
-  db_.MultiGet(rocksdb::ReadOptions(), tasks_cf_, ids.size(), keys.data(), values.data(),
+  db_.MultiGet(rocksdb::ReadOptions(), tasks_cf_, slots.size(), keys.data(), values.data(),
                statuses.data(), /*sorted_input=*/true);
-  std::vector<std::pair<task_id, task>> decoded;
-  decoded.reserve(ids.size());
-  for (std::size_t i = 0; i < ids.size(); ++i) {
+  for (std::size_t i = 0; i < slots.size(); ++i) {
     // Anything but a record read whole is left to the writer, which reports it.
     if (!statuses[i].ok()) continue;
-    if (auto t = decode_task(rocks::view(values[i]))) decoded.emplace_back(ids[i], std::move(*t));
+    auto t = decode_task(rocks::view(values[i]));
+    if (!t) continue;
+    std::lock_guard lock(slots[i]->mu_);
+    slots[i]->copy_ = std::move(t);
+    slots[i]->read_at_ = read_at;
   }
-  std::lock_guard lock(mu_);
-  // Copies nobody claimed (their update found the record cached after all) are dropped
-  // wholesale once too many pile up: only an optimization is lost.
-  if (copies_.size() + decoded.size() > max_copies) copies_.clear();
-  for (auto& [id, t] : decoded) copies_[id] = copy{std::move(t), read_at};
+  slots.clear(); // let go: a slot whose operation is done is freed here
 }
 
 } // namespace taskd

@@ -4,10 +4,11 @@
 
 #include <condition_variable>
 #include <cstdint>
+#include <deque>
+#include <memory>
 #include <mutex>
 #include <optional>
 #include <thread>
-#include <unordered_map>
 #include <vector>
 
 #include <rocksdb/db.h>
@@ -20,17 +21,24 @@ namespace taskd {
 /// a task idle for a while) costs the writer a RocksDB read and a decode, about as much as
 /// the rest of the update. Told of such an update when it is queued, this reads and
 /// decodes the record meanwhile, so the writer usually finds it done.
-///
-/// A copy is only as good as the moment it was read: `read_at` is the sequence number
-/// every write up to which it reflects. The writer uses it only when no later write of the
-/// record can be missing from it (see record_cache::evicted_through); otherwise it reads
-/// the record itself. Bounded: past `max_wanted` waiting ids or `max_copies` unclaimed
-/// copies, requests are dropped (the writer then reads for itself).
 class record_prefetcher {
 public:
-  struct copy {
-    task t;
-    std::uint64_t read_at = 0;
+  /// One queued update's record, read ahead. Shared by the queued operation and the
+  /// reader: whichever lets go last frees it, so nothing outlives the operation for long.
+  struct slot {
+    explicit slot(task_id for_id) : id(for_id) {}
+    const task_id id;
+    /// The record as it was at sequence number `read_at` (every write up to it is in
+    /// the copy), once read. The writer uses it only if no later write of the record can
+    /// be missing from it (see record_cache::evicted_through); otherwise, or while it is
+    /// not read yet, it reads the record itself.
+    std::optional<task> take(std::uint64_t& read_at);
+
+  private:
+    friend class record_prefetcher;
+    std::mutex mu_;
+    std::optional<task> copy_;
+    std::uint64_t read_at_ = 0;
   };
 
   record_prefetcher(rocksdb::DB& db, rocksdb::ColumnFamilyHandle* tasks_cf);
@@ -38,26 +46,23 @@ public:
   record_prefetcher(const record_prefetcher&) = delete;
   record_prefetcher& operator=(const record_prefetcher&) = delete;
 
-  /// Thread-safe: asks for task `id`'s record to be read.
-  void want(task_id id);
-  /// Thread-safe: the copy read for `id`, if one is done; it is handed over once.
-  std::optional<copy> take(task_id id);
+  /// Thread-safe: asks for `s`'s record to be read. Past `max_waiting` slots waiting to be
+  /// read, the request is dropped (the writer then reads for itself).
+  void want(std::shared_ptr<slot> s);
 
-  static constexpr std::size_t max_wanted = 4096;
-  static constexpr std::size_t max_copies = 8192;
-  /// Ids read per RocksDB MultiGet.
+  static constexpr std::size_t max_waiting = 4096;
+  /// Records read per RocksDB MultiGet.
   static constexpr std::size_t read_batch = 128;
 
 private:
   void run();
-  void read(std::vector<task_id>& ids);
+  void read(std::vector<std::shared_ptr<slot>>& slots);
 
   rocksdb::DB& db_;
   rocksdb::ColumnFamilyHandle* tasks_cf_;
   std::mutex mu_;
   std::condition_variable cv_;
-  std::vector<task_id> wanted_;
-  std::unordered_map<task_id, copy> copies_;
+  std::deque<std::shared_ptr<slot>> waiting_;
   bool stopping_ = false;
   std::thread reader_;
 };

@@ -45,6 +45,7 @@ struct store::group_state {
   };
   std::unordered_map<task_id, written_record> records;
   std::vector<task_id> updated; // of records, those that existed before (see unwritten_)
+  record_prefetcher::slot* ahead = nullptr; // the operation being applied's, if read ahead
   std::unordered_map<std::string, task_id> idempotency;
   std::map<std::pair<std::string, task_status>, std::int64_t> count_deltas;
   std::map<std::string, bool> paused_changes;
@@ -200,30 +201,30 @@ void store::close() {
 }
 
 void store::submit(write_op op, write_callback cb, write_callback applied) {
-  task_id read_ahead = 0;
+  std::shared_ptr<record_prefetcher::slot> ahead;
   {
     std::unique_lock lock(mu_);
     if (closing_) {
       lock.unlock();
       return cb(make_error(errc::shutting_down, "store is closed"));
     }
-    queue_.push_back(queued{std::move(op), std::move(cb), std::move(applied)});
-    // Behind a busy writer and a queue of updates, an update waits: its record can be read
-    // meanwhile. An idle writer takes it at once and reads the record sooner itself.
-    if (auto* u = std::get_if<update_op>(&queue_.back().op);
-        u && writer_busy_ && queue_.size() >= read_ahead_queue)
-      read_ahead = u->id;
+    // Behind a busy writer and a queue of operations, an update waits: its record can be
+    // read meanwhile. An idle writer takes it at once and reads the record sooner itself.
+    if (auto* u = std::get_if<update_op>(&op);
+        u && writer_busy_ && queue_.size() + 1 >= read_ahead_queue)
+      ahead = std::make_shared<record_prefetcher::slot>(u->id);
+    queue_.push_back(queued{std::move(op), std::move(cb), std::move(applied), ahead});
     cv_.notify_one();
   }
-  if (read_ahead != 0) read_ahead_unless_cached(read_ahead);
+  if (ahead) read_ahead_unless_cached(std::move(ahead));
 }
 
-void store::read_ahead_unless_cached(task_id id) {
+void store::read_ahead_unless_cached(std::shared_ptr<record_prefetcher::slot> ahead) {
   {
     std::lock_guard lock(recent_mu_);
-    if (recent_.contains(id) || unwritten_.count(id) != 0) return;
+    if (recent_.contains(ahead->id) || unwritten_.count(ahead->id) != 0) return;
   }
-  prefetch_->want(id);
+  prefetch_->want(std::move(ahead));
 }
 
 void store::writer_loop() {
@@ -293,7 +294,12 @@ void store::commit_group(std::vector<queued>& group) {
   g.now = now_ms();
   std::vector<result<std::vector<task_change>>> results;
   results.reserve(group.size());
-  for (auto& q : group) results.push_back(apply_op(q.op, g));
+  for (auto& q : group) {
+    g.ahead = q.ahead.get();
+    results.push_back(apply_op(q.op, g));
+    g.ahead = nullptr;
+    q.ahead.reset(); // applied: the reader skips it if it has not got to it
+  }
   if (!g.updated.empty()) {
     // The applied callbacks may lead to updates of these records (a started task's
     // finish) before they reach the cache: not worth reading ahead.
@@ -465,8 +471,12 @@ void store::deliver_synced(std::deque<written_group>& groups) {
 result<std::optional<task>> store::read_for_update(task_id id, group_state& g) {
   if (auto it = g.records.find(id); it != g.records.end()) return it->second.t;
   if (const task* t = recent_.find(id)) return std::optional<task>(*t);
-  if (auto c = prefetch_->take(id); c && c->read_at >= recent_.evicted_through())
-    return std::optional<task>(std::move(c->t));
+  if (g.ahead && g.ahead->id == id) {
+    std::uint64_t read_at = 0;
+    auto copy = g.ahead->take(read_at);
+    g.ahead = nullptr; // the operation's one read
+    if (copy && read_at >= recent_.evicted_through()) return copy;
+  }
   return get(id);
 }
 

@@ -244,6 +244,7 @@ private:
     write_op op;
     write_callback cb;
     write_callback applied;
+    std::shared_ptr<record_prefetcher::slot> ahead; // an update's record, read ahead
   };
   struct group_state;
   /// A group written to the WAL (visible to reads) and waiting for the sync that makes it
@@ -272,7 +273,7 @@ private:
   status check_space();
   result<std::vector<task_change>> apply_op(write_op& op, group_state& g);
   result<std::optional<task>> read_for_update(task_id id, group_state& g);
-  void read_ahead_unless_cached(task_id id);
+  void read_ahead_unless_cached(std::shared_ptr<record_prefetcher::slot> ahead);
   /// What a record's index entries derive from: all write_task needs of the record it
   /// replaces (so the record itself can become the new one without a copy).
   struct index_state {
