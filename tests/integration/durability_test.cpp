@@ -378,6 +378,8 @@ timeout_ms = 30000
       5s, "both scripts to start");
   CHECK(status_of(c, id_of(twice)) == "in_progress");
   CHECK(status_of(c, id_of(once)) == "in_progress");
+  wait_durable(c, id_of(twice)); // else the kill could take the starts back
+  wait_durable(c, id_of(once));
 
   d.kill9();
   // The scripts run in their own process groups and outlive taskd: end them here.

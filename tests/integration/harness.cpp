@@ -746,6 +746,23 @@ std::string status_of(http_client& c, std::uint64_t id) {
   return s && s->is_string() ? std::string(s->get_string()) : "";
 }
 
+void wait_durable(http_client& c, std::uint64_t id, ms timeout) {
+  auto r = c.get("/api/v1/tasks/" + std::to_string(id) + "/events");
+  REQUIRE_MESSAGE(r.status == 200, r.describe());
+  const auto& events = r.json.at("events").as_array();
+  REQUIRE(!events.empty());
+  const auto newest = events.back().at("seq").to_number<std::uint64_t>();
+  const std::string series = "\ntaskd_change_log_head_sequence ";
+  wait_until(
+      [&] {
+        auto m = c.get("/metrics");
+        auto at = m.body.find(series);
+        return m.status == 200 && at != std::string::npos &&
+               std::stoull(m.body.substr(at + series.size())) >= newest;
+      },
+      timeout, "task " + std::to_string(id) + "'s newest change to be durable");
+}
+
 json::object wait_terminal(http_client& c, std::uint64_t id, ms timeout) {
   json::value last;
   wait_until(

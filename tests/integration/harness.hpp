@@ -259,6 +259,10 @@ long long elapsed_ms(steady::time_point since);
 /// The task with `id`, or a null value when the request failed.
 json::value get_task(http_client& c, std::uint64_t id);
 std::string status_of(http_client& c, std::uint64_t id);
+/// A GET shows a transition as soon as it is written, a moment before it is synced: a
+/// kill -9 in between takes it back. Waits until the task's newest change is durable (the
+/// change-log head on /metrics only moves past synced changes).
+void wait_durable(http_client& c, std::uint64_t id, ms timeout = 10s);
 /// Polls until the task is in a terminal status; returns the final task object.
 json::object wait_terminal(http_client& c, std::uint64_t id, ms timeout);
 /// Creates one task, requiring 201; returns the task object.

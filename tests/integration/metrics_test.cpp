@@ -42,6 +42,26 @@ std::string scrape(http_client& c) {
   return "\n" + r.body;
 }
 
+using expected_series = std::vector<std::pair<std::string, double>>;
+
+/// A GET shows a transition once it is written; the counters move once it is synced, a
+/// moment later. Scrapes until every series has its expected value (or the deadline),
+/// then checks each, so a wrong count still fails and names its series.
+std::string scrape_until(http_client& c, const expected_series& want) {
+  std::string m;
+  bool all = poll_until(
+      [&] {
+        m = scrape(c);
+        for (const auto& [series, value] : want)
+          if (metric(m, series) != value) return false;
+        return true;
+      },
+      10s);
+  for (const auto& [series, value] : want) CHECK_MESSAGE(metric(m, series) == value, series);
+  CHECK(all);
+  return m;
+}
+
 } // namespace
 
 TEST_CASE("metrics: lifecycle counters, gauges and request histograms") {
@@ -52,19 +72,18 @@ TEST_CASE("metrics: lifecycle counters, gauges and request histograms") {
   auto f = create_task(c, json::object{{"type", "flaky"}, {"payload", {{"message", "no"}}}});
   for (auto id : ids) wait_terminal(c, id, 10s);
   wait_terminal(c, id_of(f), 10s);
-  auto m = scrape(c);
-  CHECK(metric(m, R"(taskd_tasks_created_total{type="echo"})") == 3);
-  CHECK(metric(m, R"(taskd_tasks_completed_total{type="echo"})") == 3);
-  CHECK(metric(m, R"(taskd_tasks_failed_total{type="flaky"})") == 1);
-  CHECK(metric(m, R"(taskd_attempts_failed_total{type="flaky"})") == 2);
-  CHECK(metric(m, R"(taskd_tasks_retried_total{type="flaky"})") == 1);
-  CHECK(metric(m, R"(taskd_tasks{status="completed",type="echo"})") == 3);
-  CHECK(metric(m, R"(taskd_tasks{status="failed",type="flaky"})") == 1);
-  CHECK(metric(m, R"(taskd_task_run_seconds_count{type="echo"})") == 3);
-  CHECK(metric(m, R"(taskd_task_wait_seconds_count{type="flaky"})") == 2);
-  CHECK(metric(m, R"(taskd_type_concurrency{type="echo"})") == 8);
+  auto m = scrape_until(c, {{R"(taskd_tasks_created_total{type="echo"})", 3},
+                            {R"(taskd_tasks_completed_total{type="echo"})", 3},
+                            {R"(taskd_tasks_failed_total{type="flaky"})", 1},
+                            {R"(taskd_attempts_failed_total{type="flaky"})", 2},
+                            {R"(taskd_tasks_retried_total{type="flaky"})", 1},
+                            {R"(taskd_tasks{status="completed",type="echo"})", 3},
+                            {R"(taskd_tasks{status="failed",type="flaky"})", 1},
+                            {R"(taskd_task_run_seconds_count{type="echo"})", 3},
+                            {R"(taskd_task_wait_seconds_count{type="flaky"})", 2},
+                            {R"(taskd_type_concurrency{type="echo"})", 8},
+                            {"taskd_change_log_head_sequence", 14}}); // 3 x 3 + 5 for flaky
   CHECK(metric(m, "taskd_store_commit_seconds_count") > 0);
-  CHECK(metric(m, "taskd_change_log_head_sequence") == 14); // 3 x 3 + 5 for flaky
   CHECK(metric(m, "taskd_storage_size_bytes") > 0);
   CHECK(metric(m, "process_resident_memory_bytes") > 1e6);
   CHECK(metric(m, "process_open_fds") > 3);
@@ -82,9 +101,8 @@ TEST_CASE("metrics: lifecycle counters, gauges and request histograms") {
       c.post("/api/v1/tasks/" + std::to_string(id_of(later)) + "/cancel", json::object{}).status ==
       200);
   wait_terminal(c, id_of(f), 10s);
-  m = scrape(c);
-  CHECK(metric(m, R"(taskd_tasks_retried_total{type="flaky"})") == 3); // + request, + backoff
-  CHECK(metric(m, R"(taskd_tasks_cancelled_total{type="echo"})") == 1);
+  scrape_until(c, {{R"(taskd_tasks_retried_total{type="flaky"})", 3}, // + request, + backoff
+                   {R"(taskd_tasks_cancelled_total{type="echo"})", 1}});
   // A junk path stays one bounded label.
   c.get("/no/such/path/1");
   c.get("/no/such/path/2");
@@ -115,6 +133,7 @@ TEST_CASE("metrics: backpressure refusals and stalled attempts are counted") {
             200);
   auto s = create_task(c, json::object{{"type", "slow"}, {"payload", {{"ms", 60000}}}});
   wait_until([&] { return status_of(c, id_of(s)) == "in_progress"; }, 10s, "the sleep to start");
+  wait_durable(c, id_of(s)); // killed before its start is synced, it would just be pending
   d.restart();
   c = d.client();
   m = scrape(c);
