@@ -746,19 +746,23 @@ std::string status_of(http_client& c, std::uint64_t id) {
   return s && s->is_string() ? std::string(s->get_string()) : "";
 }
 
+double metric(const std::string& text, const std::string& series) {
+  auto pos = text.find("\n" + series + " ");
+  if (pos == std::string::npos) return -1;
+  pos += series.size() + 2;
+  return std::stod(text.substr(pos, text.find('\n', pos) - pos));
+}
+
 void wait_durable(http_client& c, std::uint64_t id, ms timeout) {
   auto r = c.get("/api/v1/tasks/" + std::to_string(id) + "/events");
   REQUIRE_MESSAGE(r.status == 200, r.describe());
   const auto& events = r.json.at("events").as_array();
   REQUIRE(!events.empty());
-  const auto newest = events.back().at("seq").to_number<std::uint64_t>();
-  const std::string series = "\ntaskd_change_log_head_sequence ";
+  const auto newest = events.back().at("seq").to_number<double>();
   wait_until(
       [&] {
         auto m = c.get("/metrics");
-        auto at = m.body.find(series);
-        return m.status == 200 && at != std::string::npos &&
-               std::stoull(m.body.substr(at + series.size())) >= newest;
+        return m.status == 200 && metric("\n" + m.body, "taskd_change_log_head_sequence") >= newest;
       },
       timeout, "task " + std::to_string(id) + "'s newest change to be durable");
 }

@@ -259,6 +259,9 @@ long long elapsed_ms(steady::time_point since);
 /// The task with `id`, or a null value when the request failed.
 json::value get_task(http_client& c, std::uint64_t id);
 std::string status_of(http_client& c, std::uint64_t id);
+/// The value of one series in Prometheus text (`text` starting with a newline), -1 when
+/// absent.
+double metric(const std::string& text, const std::string& series);
 /// A GET shows a transition as soon as it is written, a moment before it is synced: a
 /// kill -9 in between takes it back. Waits until the task's newest change is durable (the
 /// change-log head on /metrics only moves past synced changes).

@@ -27,14 +27,6 @@ handler = "builtin:sleep"
 max_attempts = 2
 )";
 
-/// The value of one series in the text format (-1 when absent).
-double metric(const std::string& text, const std::string& series) {
-  auto pos = text.find("\n" + series + " ");
-  if (pos == std::string::npos) return -1;
-  pos += series.size() + 2;
-  return std::stod(text.substr(pos, text.find('\n', pos) - pos));
-}
-
 std::string scrape(http_client& c) {
   auto r = c.get("/metrics");
   REQUIRE_MESSAGE(r.status == 200, r.describe());
