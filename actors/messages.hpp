@@ -59,9 +59,12 @@ using bulk_result = result<std::uint64_t>; // how many tasks changed
 /// through `reply` exactly once: on the store's syncer thread as soon as the tasks are
 /// durable (or the write failed), or on the submitting thread when refused at once.
 /// `reply` must only hand the outcome on (post it to another thread), never work on it.
+/// `prepare`, if set, gets the same outcome earlier, once applied and while it syncs, to
+/// build the answer meanwhile (on another thread): it must never send anything.
 struct create_call {
   std::vector<task> tasks;
-  std::function<void(std::shared_ptr<const write_result>)> reply;
+  shared_write_callback reply;
+  shared_write_callback prepare;
 };
 
 // HTTP -> scheduler (each answered with boxed<write_result>, scheduler_stats for stats).

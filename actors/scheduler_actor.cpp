@@ -43,16 +43,14 @@ write_callback post_commit(self_ptr self, commit_event ev) {
 /// A create's callback: the client's answer goes out from the store's thread as soon as the
 /// tasks are durable; the scheduler learns of them by the event posted just before (so it
 /// precedes anything the client asks next).
-write_callback post_create_commit(caf::actor handle,
-                                  std::shared_ptr<wake_queue<commit_event>> commits,
-                                  commit_event ev,
-                                  std::function<void(std::shared_ptr<const write_result>)> reply) {
+shared_write_callback post_create_commit(caf::actor handle,
+                                         std::shared_ptr<wake_queue<commit_event>> commits,
+                                         commit_event ev, shared_write_callback reply) {
   return [handle = std::move(handle), commits = std::move(commits), ev = std::move(ev),
-          reply = std::move(reply)](write_result r) mutable {
-    ev.created = std::make_shared<const write_result>(std::move(r));
-    auto outcome = ev.created;
+          reply = std::move(reply)](shared_write_result r) mutable {
+    ev.created = r;
     post_event(handle, *commits, std::move(ev));
-    reply(std::move(outcome));
+    reply(std::move(r));
   };
 }
 
@@ -799,9 +797,10 @@ void submit_create(create_gate& gate, create_call call) {
         return std::make_pair(std::move(refusal), std::move(scheduler));
       });
   if (refused) return call.reply(std::make_shared<const write_result>(std::move(*refused)));
-  gate.db->submit(std::move(op),
-                  scheduling::post_create_commit(std::move(scheduler), gate.commits, std::move(ev),
-                                                 std::move(call.reply)));
+  gate.db->submit_shared(std::move(op),
+                         scheduling::post_create_commit(std::move(scheduler), gate.commits,
+                                                        std::move(ev), std::move(call.reply)),
+                         std::move(call.prepare));
 }
 
 status restore_auto_types(const store& db, const config& cfg) {

@@ -39,10 +39,11 @@ struct exchange {
   void fail(const error& e) const;
 };
 
-/// `extra_fields`: more members after the array, already serialized (",\"k\":v").
+/// `{"<key>": [tasks...]}`; `extra_fields`: more members after the array, already
+/// serialized (",\"k\":v").
 template <class Range, class Project>
-void exchange::tasks(int st, const char* key, const Range& items, Project project,
-                     std::string_view extra_fields) const {
+std::string tasks_body(const char* key, const Range& items, Project project,
+                       std::string_view extra_fields = {}) {
   std::string body = "{\"";
   body += key;
   body += "\":[";
@@ -55,7 +56,13 @@ void exchange::tasks(int st, const char* key, const Range& items, Project projec
   body += ']';
   body += extra_fields;
   body += '}';
-  send(static_cast<beast_http::status>(st), std::move(body));
+  return body;
+}
+
+template <class Range, class Project>
+void exchange::tasks(int st, const char* key, const Range& items, Project project,
+                     std::string_view extra_fields) const {
+  send(static_cast<beast_http::status>(st), tasks_body(key, items, project, extra_fields));
 }
 
 /// Asks the scheduler without blocking an I/O thread: a short-lived actor waits for the

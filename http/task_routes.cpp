@@ -10,6 +10,8 @@ namespace taskd::http {
 
 namespace {
 
+const task& changed_task(const task_change& ch) { return ch.after; }
+
 void reply_changes(const exchange& ex, const write_result& r, bool single) {
   if (!r) return ex.fail(r.err());
   const auto& changes = r.value();
@@ -17,7 +19,7 @@ void reply_changes(const exchange& ex, const write_result& r, bool single) {
     const auto& ch = changes.front();
     return ex.task(ch.existed ? 200 : 201, ch.after);
   }
-  ex.tasks(201, "tasks", changes, [](const task_change& ch) -> const task& { return ch.after; });
+  ex.tasks(201, "tasks", changes, changed_task);
 }
 
 /// Admits the tasks and hands them to the store; the answer is built on this request's I/O
@@ -28,13 +30,26 @@ void submit_create(const exchange& ex, std::vector<task> tasks, bool single) {
     for (const auto& t : tasks) by_type[t.type] += 1;
   create_call call;
   call.tasks = std::move(tasks);
+  // A batch's answer (1,000 tasks: about 0.8 ms of JSON) is written while the batch syncs,
+  // instead of after; on the same strand as the reply, so always before it runs.
+  std::shared_ptr<std::string> prepared;
+  if (!single) {
+    prepared = std::make_shared<std::string>();
+    call.prepare = [io = ex.respond.on_io, prepared](shared_write_result r) {
+      io([prepared, r = std::move(r)] { *prepared = tasks_body("tasks", **r, changed_task); });
+    };
+  }
   // Called once: the captures move on to the I/O thread instead of being copied there.
-  call.reply = [ex, single,
-                by_type = std::move(by_type)](std::shared_ptr<const write_result> r) mutable {
+  call.reply = [ex, single, by_type = std::move(by_type),
+                prepared = std::move(prepared)](shared_write_result r) mutable {
     auto io = std::move(ex.respond.on_io); // the answer needs only respond.send
-    io([ex = std::move(ex), single, by_type = std::move(by_type), r = std::move(r)] {
+    io([ex = std::move(ex), single, by_type = std::move(by_type), r = std::move(r),
+        prepared = std::move(prepared)] {
       if (!*r && r->err().code == errc::too_many_pending && ex.ctx.stats)
         for (const auto& [type, n] : by_type) ex.ctx.stats->admission_rejected(type, n);
+      // Prepared from this very result, which is durable now.
+      if (prepared && !prepared->empty() && r->ok())
+        return ex.send(beast_http::status::created, std::move(*prepared));
       reply_changes(ex, *r, single);
     });
   };

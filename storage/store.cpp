@@ -201,19 +201,43 @@ void store::close() {
 }
 
 void store::submit(write_op op, write_callback cb, write_callback applied) {
+  queued q;
+  q.op = std::move(op);
+  q.cb = std::move(cb);
+  q.applied = std::move(applied);
+  enqueue(std::move(q));
+}
+
+void store::submit_shared(write_op op, shared_write_callback cb, shared_write_callback applied) {
+  queued q;
+  q.op = std::move(op);
+  q.shared_cb = std::move(cb);
+  q.shared_applied = std::move(applied);
+  enqueue(std::move(q));
+}
+
+void store::answer(queued& q, write_result r) {
+  if (q.shared_cb)
+    q.shared_cb(std::make_shared<const write_result>(std::move(r)));
+  else
+    q.cb(std::move(r));
+}
+
+void store::enqueue(queued q) {
   std::shared_ptr<record_prefetcher::slot> ahead;
   {
     std::unique_lock lock(mu_);
     if (closing_) {
       lock.unlock();
-      return cb(make_error(errc::shutting_down, "store is closed"));
+      return answer(q, make_error(errc::shutting_down, "store is closed"));
     }
     // Behind a busy writer and a queue of operations, an update waits: its record can be
     // read meanwhile. An idle writer takes it at once and reads the record sooner itself.
-    if (auto* u = std::get_if<update_op>(&op);
+    if (auto* u = std::get_if<update_op>(&q.op);
         u && writer_busy_ && queue_.size() + 1 >= read_ahead_queue)
       ahead = std::make_shared<record_prefetcher::slot>(u->id);
-    queue_.push_back(queued{std::move(op), std::move(cb), std::move(applied), ahead});
+    q.ahead = ahead;
+    queue_.push_back(std::move(q));
     cv_.notify_one();
   }
   if (ahead) read_ahead_unless_cached(std::move(ahead));
@@ -292,11 +316,11 @@ void store::commit_group(std::vector<queued>& group) {
   g.next_id = next_id_;
   g.next_seq = next_seq_;
   g.now = now_ms();
-  std::vector<result<std::vector<task_change>>> results;
-  results.reserve(group.size());
+  auto results = std::make_shared<std::vector<write_result>>();
+  results->reserve(group.size());
   for (auto& q : group) {
     g.ahead = q.ahead.get();
-    results.push_back(apply_op(q.op, g));
+    results->push_back(apply_op(q.op, g));
     g.ahead = nullptr;
     q.ahead.reset(); // applied: the reader skips it if it has not got to it
   }
@@ -306,8 +330,12 @@ void store::commit_group(std::vector<queued>& group) {
     std::lock_guard lock(recent_mu_);
     unwritten_.insert(g.updated.begin(), g.updated.end());
   }
-  for (std::size_t i = 0; i < group.size(); ++i)
-    if (group[i].applied && results[i].ok()) group[i].applied(results[i]);
+  for (std::size_t i = 0; i < group.size(); ++i) {
+    if (!(*results)[i].ok()) continue;
+    if (group[i].applied) group[i].applied((*results)[i]);
+    if (group[i].shared_applied)
+      group[i].shared_applied(shared_write_result(results, &(*results)[i]));
+  }
 
   written_group w{std::move(group), std::move(results), std::nullopt};
   w.write_start = std::chrono::steady_clock::now();
@@ -459,12 +487,17 @@ void store::deliver_synced(std::deque<written_group>& groups) {
   }
   for (auto& w : groups) {
     if (auto err = w.failed ? w.failed : sync_failed) {
-      for (auto& q : w.ops) q.cb(*err);
+      for (auto& q : w.ops) answer(q, *err);
       continue;
     }
     if (observer)
-      (*observer)(w.results, std::chrono::duration<double>(synced_at - w.write_start).count());
-    for (std::size_t i = 0; i < w.ops.size(); ++i) w.ops[i].cb(std::move(w.results[i]));
+      (*observer)(*w.results, std::chrono::duration<double>(synced_at - w.write_start).count());
+    for (std::size_t i = 0; i < w.ops.size(); ++i) {
+      if (w.ops[i].shared_cb)
+        w.ops[i].shared_cb(shared_write_result(w.results, &(*w.results)[i]));
+      else
+        w.ops[i].cb(std::move((*w.results)[i]));
+    }
   }
 }
 

@@ -126,6 +126,10 @@ using write_op = std::variant<create_op, update_op, delete_op, prune_op, promote
                               batch_op, cursor_op>;
 using write_result = result<std::vector<task_change>>;
 using write_callback = std::function<void(write_result)>;
+/// One result read by more than one party (a create's answer and the scheduler): shared,
+/// never copied.
+using shared_write_result = std::shared_ptr<const write_result>;
+using shared_write_callback = std::function<void(shared_write_result)>;
 
 struct list_filter {
   std::optional<task_status> status;
@@ -179,6 +183,10 @@ public:
   /// for work that may start before durability (running a started task), never for
   /// acknowledging anything.
   void submit(write_op op, write_callback cb, write_callback applied = {});
+  /// As submit, with the one result shared by both callbacks instead of copied to
+  /// `applied`, which may keep reading it while the batch syncs: to prepare an answer
+  /// (a batch create's JSON), never to send one before `cb`.
+  void submit_shared(write_op op, shared_write_callback cb, shared_write_callback applied);
 
   /// Finishes queued writes and stops the writer. Later submits fail with shutting_down.
   void close();
@@ -244,6 +252,8 @@ private:
     write_op op;
     write_callback cb;
     write_callback applied;
+    shared_write_callback shared_cb; // instead of cb and applied (submit_shared)
+    shared_write_callback shared_applied;
     std::shared_ptr<record_prefetcher::slot> ahead; // an update's record, read ahead
   };
   struct group_state;
@@ -251,7 +261,9 @@ private:
   /// durable, or one that failed (answered in order with the rest).
   struct written_group {
     std::vector<queued> ops;
-    std::vector<result<std::vector<task_change>>> results;
+    /// Shared: a submit_shared callback holds its own element (aliasing pointer) while the
+    /// syncer moves the others out to their callbacks.
+    std::shared_ptr<std::vector<write_result>> results;
     std::optional<error> failed;
     std::uint64_t head = 0; // its newest change-log seq, 0 if it logged none
     std::chrono::steady_clock::time_point write_start{};
@@ -266,6 +278,8 @@ private:
   status open_db();
   status load_meta();
   status migrate_retired_indexes();
+  void enqueue(queued q);
+  static void answer(queued& q, write_result r);
   void writer_loop();
   void commit_group(std::vector<queued>& group);
   void hand_to_syncer(written_group w);

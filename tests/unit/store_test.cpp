@@ -1,5 +1,6 @@
 #include <doctest/doctest.h>
 
+#include <atomic>
 #include <filesystem>
 #include <future>
 #include <set>
@@ -219,6 +220,60 @@ TEST_CASE("store: many concurrent submitters share commits and all get answers")
   }
   CHECK(ids.size() == n);
   CHECK(s->counts()["a"][0] == n);
+}
+
+TEST_CASE("store: a shared result reaches both its callbacks uncopied, beside plain ones") {
+  // An HTTP batch create prepares its answer from the applied result while it syncs: the
+  // durable callback must get that very object, and the group's other results must still
+  // move to their own callbacks.
+  temp_dir dir;
+  auto s = open_store(dir);
+  std::promise<void> entered, release;
+  auto released = release.get_future().share();
+  // Holds the writer in an applied callback, so the next two submits share a group.
+  s->submit(
+      create_op{{new_task("a")}}, [](write_result r) { CHECK(r.ok()); },
+      [&](write_result) {
+        entered.set_value();
+        released.wait();
+      });
+  entered.get_future().wait();
+  std::promise<shared_write_result> applied, durable;
+  std::promise<write_result> plain;
+  std::atomic<bool> was_applied{false}, applied_first{false};
+  auto applied_result = applied.get_future();
+  s->submit_shared(
+      create_op{{new_task("b"), new_task("b")}},
+      [&](shared_write_result r) {
+        applied_first = was_applied.load();
+        durable.set_value(std::move(r));
+      },
+      [&](shared_write_result r) {
+        was_applied = true;
+        applied.set_value(std::move(r));
+      });
+  s->submit(create_op{{new_task("c")}}, [&](write_result r) { plain.set_value(std::move(r)); });
+  release.set_value();
+
+  auto early = applied_result.get();
+  auto late = durable.get_future().get();
+  CHECK(applied_first);
+  CHECK(early.get() == late.get());
+  REQUIRE(late->ok());
+  CHECK(ids_of(**late) == std::vector<task_id>{2, 3});
+  auto other = plain.get_future().get();
+  REQUIRE(other.ok());
+  CHECK(ids_of(*other) == std::vector<task_id>{4});
+  CHECK(other->front().after.type == "c");
+
+  s->close();
+  std::promise<shared_write_result> refused;
+  s->submit_shared(
+      create_op{{new_task("d")}}, [&](shared_write_result r) { refused.set_value(std::move(r)); },
+      [](shared_write_result) { FAIL("a refused write is never applied"); });
+  auto r = refused.get_future().get();
+  REQUIRE(!r->ok());
+  CHECK(r->err().code == errc::shutting_down);
 }
 
 TEST_CASE("store: updates of records read ahead of the writer never apply to a stale copy") {
