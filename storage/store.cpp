@@ -522,7 +522,7 @@ store::index_state store::index_state_of(const task& t) {
 }
 
 void store::write_task(group_state& g, const std::optional<index_state>& before, task& after,
-                       bool log_change) {
+                       bool log_change, bool keep_copy) {
   auto& b = g.batch;
   const task_id id = after.id;
   if (before) {
@@ -567,7 +567,7 @@ void store::write_task(group_state& g, const std::optional<index_state>& before,
   if (log_change) b.Put(changes_cf_, keys::change_key(g.next_seq++), entry);
   rocksdb::Slice record(entry.data() + 1, entry.size() - 1);
   b.Put(tasks_cf_, keys::task_key(id), record);
-  g.records[id] = {after, record.size()};
+  if (keep_copy) g.records[id] = {after, record.size()};
   if (before) g.updated.push_back(id);
 }
 
@@ -624,6 +624,7 @@ result<std::vector<task_change>> store::apply_op(write_op& op, group_state& g) {
         if (!ch.existed) return *c->refuse_new;
       return out;
     }
+    const bool cache = out.size() <= cached_create_batch;
     for (auto& ch : out) {
       if (ch.existed) continue;
       if (ch.after.idempotency_key) {
@@ -633,7 +634,7 @@ result<std::vector<task_change>> store::apply_op(write_op& op, group_state& g) {
         g.idempotency[*ch.after.idempotency_key] = ch.after.id;
       }
       ch.seq = g.next_seq;
-      write_task(g, std::nullopt, ch.after, true);
+      write_task(g, std::nullopt, ch.after, true, cache || ch.after.idempotency_key);
     }
     return out;
   }

@@ -25,6 +25,19 @@ task new_task(const std::string& type, int priority = 0, millis run_at = 0) {
   return t;
 }
 
+/// Holds the writer in an applied callback until `release` is set, so that what is
+/// submitted meanwhile joins one group.
+void hold_writer(store& s, std::shared_future<void> release) {
+  std::promise<void> entered;
+  s.submit(
+      create_op{{new_task("hold")}}, [](write_result r) { CHECK(r.ok()); },
+      [&entered, release](write_result) {
+        entered.set_value();
+        release.wait();
+      });
+  entered.get_future().wait();
+}
+
 std::vector<task_id> ids_of(const std::vector<task_change>& changes) {
   std::vector<task_id> out;
   for (auto& c : changes) out.push_back(c.after.id);
@@ -157,6 +170,41 @@ TEST_CASE("store: idempotency keys return the existing task and write nothing") 
   CHECK(both->at(1).after.id == both->at(0).after.id);
 }
 
+TEST_CASE("store: a large batch's keyed tasks are found by a later batch of the same group") {
+  // Tasks of a large batch are not kept in the record cache, except those with a key: a
+  // later operation of the same group finds them only there (they are not written yet).
+  temp_dir dir;
+  auto s = open_store(dir);
+  std::vector<task> batch;
+  for (int i = 0; i < 100; ++i) {
+    batch.push_back(new_task("a"));
+    if (i % 2 == 0) batch.back().idempotency_key = "k" + std::to_string(i);
+  }
+  std::promise<void> release;
+  hold_writer(*s, release.get_future().share());
+  std::promise<write_result> first, second;
+  s->submit(create_op{batch}, [&](write_result r) { first.set_value(std::move(r)); });
+  s->submit(create_op{batch}, [&](write_result r) { second.set_value(std::move(r)); });
+  release.set_value();
+  auto a = first.get_future().get();
+  auto b = second.get_future().get();
+  REQUIRE(a.ok());
+  REQUIRE(b.ok());
+  for (std::size_t i = 0; i < batch.size(); ++i) {
+    CHECK(!a->at(i).existed);
+    bool keyed = i % 2 == 0;
+    CHECK(b->at(i).existed == keyed);
+    if (keyed) CHECK(b->at(i).after.id == a->at(i).after.id);
+  }
+  CHECK(s->counts()["a"][0] == 150);
+  // And every one of them, cached or not, moves on from what was written.
+  for (auto& ch : *a)
+    REQUIRE(
+        commit(*s, update_op{ch.after.id, [](task& t) { return start_attempt(t, t.run_at); }, true})
+            .ok());
+  CHECK(s->counts()["a"][static_cast<int>(task_status::in_progress)] == 100);
+}
+
 TEST_CASE("store: delete removes finished tasks only, and frees the idempotency key") {
   temp_dir dir;
   auto s = open_store(dir);
@@ -228,16 +276,8 @@ TEST_CASE("store: a shared result reaches both its callbacks uncopied, beside pl
   // move to their own callbacks.
   temp_dir dir;
   auto s = open_store(dir);
-  std::promise<void> entered, release;
-  auto released = release.get_future().share();
-  // Holds the writer in an applied callback, so the next two submits share a group.
-  s->submit(
-      create_op{{new_task("a")}}, [](write_result r) { CHECK(r.ok()); },
-      [&](write_result) {
-        entered.set_value();
-        released.wait();
-      });
-  entered.get_future().wait();
+  std::promise<void> release;
+  hold_writer(*s, release.get_future().share()); // the next two submits share a group
   std::promise<shared_write_result> applied, durable;
   std::promise<write_result> plain;
   std::atomic<bool> was_applied{false}, applied_first{false};
