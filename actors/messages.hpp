@@ -56,7 +56,7 @@ struct bulk_request {
 using bulk_result = result<std::uint64_t>; // how many tasks changed
 
 /// A create (one task, or a batch: all or nothing), for submit_create. It is answered
-/// through `reply` exactly once: on the store's syncer thread as soon as the tasks are
+/// through `reply` exactly once: on a store thread (syncer or writer) as soon as the tasks are
 /// durable (or the write failed), or on the submitting thread when refused at once.
 /// `reply` must only hand the outcome on (post it to another thread), never work on it.
 /// `prepare`, if set, gets the same outcome earlier, once applied and while it syncs, to

@@ -177,8 +177,9 @@ public:
   store(const store&) = delete;
   store& operator=(const store&) = delete;
 
-  /// Thread-safe. `cb` runs on the syncer thread once the operation's batch is durable
-  /// (or failed); keep it short: post the result elsewhere. `applied`, if given, runs
+  /// Thread-safe. `cb` runs on the syncer thread (or the writer's, when it syncs itself)
+  /// once the operation's batch is durable (or failed); keep it short: post the result
+  /// elsewhere, never wait there. `applied`, if given, runs
   /// earlier, as soon as the operation succeeded in memory and before the batch's sync:
   /// for work that may start before durability (running a started task), never for
   /// acknowledging anything.
@@ -236,12 +237,12 @@ public:
   void hold_changes(const std::string& holder, std::uint64_t seq);
   void release_changes(const std::string& holder);
 
-  /// `fn(head_seq)` runs on the syncer thread after every sync that made changes durable,
-  /// once they are durable. Keep it short: post elsewhere. Add before writes begin; an
+  /// `fn(head_seq)` runs on the thread of the sync (see submit) after every sync that made changes
+  /// durable, once they are durable. Keep it short: post elsewhere. Add before writes begin; an
   /// empty `fn` removes every listener.
   void on_changes(std::function<void(std::uint64_t)> fn);
 
-  /// `fn(results, seconds)` runs on the syncer thread after each durable group, before
+  /// `fn(results, seconds)` runs on the thread of the sync after each durable group, before
   /// the operations' callbacks: every operation's result in the group, and how long it
   /// took from its write to its sync. Keep it short. Set before writes begin.
   using commit_observer = std::function<void(const std::vector<write_result>&, double)>;
@@ -364,6 +365,7 @@ private:
   std::mutex sync_mu_;
   std::condition_variable sync_cv_;
   std::deque<written_group> unsynced_;
+  bool syncing_ = false; // a thread (the syncer, or the writer itself) syncs and delivers
   bool writer_done_ = false;
   std::atomic<bool> sync_failed_{false}; // a WAL sync failed: refuse writes until a restart
   std::thread syncer_;

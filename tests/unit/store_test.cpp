@@ -605,6 +605,21 @@ TEST_CASE("store: tasks that were never delayed leave nothing in the schedule in
   CHECK(s->schedule_page(std::nullopt, 10)->empty());
 }
 
+TEST_CASE("store: a writer with nothing else to write syncs its group itself") {
+  // A lone operation is acknowledged from the writer's thread, without waking the syncer:
+  // the hand-over cost as much as a third of a sync.
+  temp_dir dir;
+  auto s = open_store(dir);
+  std::promise<std::thread::id> applied_on, answered_on;
+  s->submit(
+      create_op{{new_task("a")}},
+      [&](write_result) { answered_on.set_value(std::this_thread::get_id()); },
+      [&](write_result) { applied_on.set_value(std::this_thread::get_id()); });
+  auto writer = applied_on.get_future().get();
+  CHECK(answered_on.get_future().get() == writer);
+  CHECK(s->head_seq() == 1);
+}
+
 TEST_CASE("store: the change log is read only up to what is durable; callbacks keep order") {
   // The writer writes the next group while the syncer still delivers the last one: the
   // new task can be read, but neither its change (mirrors and the event stream must never
@@ -614,11 +629,19 @@ TEST_CASE("store: the change log is read only up to what is durable; callbacks k
   std::promise<void> first_entered, release_first;
   auto release = release_first.get_future().share();
   std::promise<void> second_done;
-  s->submit(create_op{{new_task("a")}}, [&](write_result r) {
-    CHECK(r.ok());
-    first_entered.set_value();
-    release.wait(); // the syncer is busy here until the test releases it
-  });
+  // Something (that logs no change) is submitted while the first is applied, so the
+  // writer has more to write and leaves the first's sync to the syncer: an idle writer
+  // syncs itself.
+  s->submit(
+      create_op{{new_task("a")}},
+      [&](write_result r) {
+        CHECK(r.ok());
+        first_entered.set_value();
+        release.wait(); // the syncer is busy here until the test releases it
+      },
+      [&](write_result) {
+        s->submit(cursor_op{"test", 0}, [](write_result r) { CHECK(r.ok()); });
+      });
   first_entered.get_future().wait();
   s->submit(create_op{{new_task("a")}}, [&](write_result r) {
     CHECK(r.ok());
