@@ -312,6 +312,9 @@ private:
   /// `keep_copy`: whether the group (and then the record cache) keeps a copy of `after`.
   void write_task(group_state& g, const std::optional<index_state>& before, task& after,
                   bool log_change, bool keep_copy = true);
+  /// Puts the records the group keeps copies of (write_task's `keep_copy`) and the index
+  /// moves of existing tasks into its batch, in key order.
+  void put_in_key_order(group_state& g);
   void bump_count(group_state& g, std::string_view type, task_status s, std::int64_t delta);
   void erase_task(group_state& g, const task& t, std::vector<task_change>& out);
   result<std::vector<task_change>> prune(const prune_op& op, group_state& g);

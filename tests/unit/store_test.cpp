@@ -205,6 +205,55 @@ TEST_CASE("store: a large batch's keyed tasks are found by a later batch of the 
   CHECK(s->counts()["a"][static_cast<int>(task_status::in_progress)] == 100);
 }
 
+TEST_CASE("store: index moves of a task within one group end in its last state") {
+  // A group's index moves go into the batch sorted by key: moves of one key must keep
+  // their order, or a task would stay listed under a status it left.
+  temp_dir dir;
+  auto s = open_store(dir);
+  task retry_me = new_task("a");
+  retry_me.max_attempts = 3;
+  auto created = commit(*s, create_op{{retry_me, new_task("a")}});
+  REQUIRE(created.ok());
+  const task_id retried = created->at(0).after.id, deleted = created->at(1).after.id;
+  std::promise<void> release;
+  hold_writer(*s, release.get_future().share());
+  std::vector<std::future<write_result>> results;
+  auto update = [&](task_id id, std::function<status(task&)> fn) {
+    auto p = std::make_shared<std::promise<write_result>>();
+    results.push_back(p->get_future());
+    s->submit(update_op{id, std::move(fn), true},
+              [p](write_result r) { p->set_value(std::move(r)); });
+  };
+  update(retried, [](task& t) { return start_attempt(t, now_ms()); });
+  update(retried, [](task& t) -> status {
+    auto r = fail_attempt(t, "again", true, now_ms());
+    return r ? ok_status() : status(r.err());
+  });
+  update(deleted, [](task& t) { return start_attempt(t, now_ms()); });
+  update(deleted, [](task& t) { return complete_attempt(t, 1, now_ms()); });
+  auto p = std::make_shared<std::promise<write_result>>();
+  results.push_back(p->get_future());
+  s->submit(delete_op{deleted}, [p](write_result r) { p->set_value(std::move(r)); });
+  release.set_value();
+  for (auto& r : results) REQUIRE(r.get().ok());
+
+  auto listed = [&](task_status st) {
+    list_filter f;
+    f.type = "a"; // not the writer's holder
+    f.status = st;
+    auto page = s->list(f);
+    REQUIRE(page.ok());
+    std::vector<task_id> ids;
+    for (auto& t : page->tasks) ids.push_back(t.id);
+    return ids;
+  };
+  CHECK(listed(task_status::pending) == std::vector<task_id>{retried});
+  CHECK(listed(task_status::in_progress).empty());
+  CHECK(listed(task_status::completed).empty());
+  CHECK(!s->get(deleted)->has_value());
+  CHECK(s->get(retried)->value().status == task_status::pending);
+}
+
 TEST_CASE("store: delete removes finished tasks only, and frees the idempotency key") {
   temp_dir dir;
   auto s = open_store(dir);
