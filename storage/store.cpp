@@ -96,9 +96,10 @@ status store::open_db() {
   // stays bounded however large the backlog gets.
   opts.db_write_buffer_size = 64 << 20;
   opts.enable_write_thread_adaptive_yield = false;
-  // A write appends to the WAL's buffer; the sync (FlushWAL, mostly on the syncer thread)
-  // writes it to the file, so the writer does not pay for the write() of every group. Nothing
-  // acknowledged depends on the buffer: acknowledgements wait for that FlushWAL.
+  // A write appends to the WAL's buffer; the sync (FlushWAL, on the syncer thread unless
+  // the writer is idle) writes it to the file, so a busy writer does not pay for the
+  // write() of every group. Nothing acknowledged depends on the buffer: acknowledgements
+  // wait for that FlushWAL.
   opts.manual_wal_flush = true;
 
   rocksdb::ColumnFamilyOptions cf_opts(opts);
@@ -206,19 +207,11 @@ void store::close() {
 }
 
 void store::submit(write_op op, write_callback cb, write_callback applied) {
-  queued q;
-  q.op = std::move(op);
-  q.cb = std::move(cb);
-  q.applied = std::move(applied);
-  enqueue(std::move(q));
+  enqueue({std::move(op), std::move(cb), std::move(applied), {}, {}, {}});
 }
 
 void store::submit_shared(write_op op, shared_write_callback cb, shared_write_callback applied) {
-  queued q;
-  q.op = std::move(op);
-  q.shared_cb = std::move(cb);
-  q.shared_applied = std::move(applied);
-  enqueue(std::move(q));
+  enqueue({std::move(op), {}, {}, std::move(cb), std::move(applied), {}});
 }
 
 void store::answer(queued& q, write_result r) {
@@ -385,8 +378,8 @@ void store::commit_group(std::vector<queued>& group) {
 
     // Not synced here: the syncer thread syncs the WAL for every group written meanwhile
     // while this thread applies the next (unless there is none: hand_to_syncer), and only
-    // then are they acknowledged. The WAL is
-    // a log, so a crash loses at most a suffix of unacknowledged groups.
+    // then are they acknowledged. The WAL is a log, so a crash loses at most a suffix of
+    // unacknowledged groups.
     rocksdb::WriteOptions wo;
     wo.sync = false;
     if (auto st = db_->Write(wo, &g.batch); !st.ok()) {
@@ -628,7 +621,7 @@ void store::put_in_key_order(group_state& g) {
     if (rec.t) ids.push_back(id);
   std::sort(ids.begin(), ids.end());
   for (task_id id : ids) {
-    const std::string& entry = g.records[id].entry;
+    const std::string& entry = g.records.at(id).entry;
     g.batch.Put(tasks_cf_, keys::task_key(id), rocksdb::Slice(entry.data() + 1, entry.size() - 1));
   }
 }

@@ -179,10 +179,9 @@ public:
 
   /// Thread-safe. `cb` runs on the syncer thread (or the writer's, when it syncs itself)
   /// once the operation's batch is durable (or failed); keep it short: post the result
-  /// elsewhere, never wait there. `applied`, if given, runs
-  /// earlier, as soon as the operation succeeded in memory and before the batch's sync:
-  /// for work that may start before durability (running a started task), never for
-  /// acknowledging anything.
+  /// elsewhere, never wait there. `applied`, if given, runs earlier, as soon as the
+  /// operation succeeded in memory and before the batch's sync: for work that may start
+  /// before durability (running a started task), never for acknowledging anything.
   void submit(write_op op, write_callback cb, write_callback applied = {});
   /// As submit, with the one result shared by both callbacks instead of copied to
   /// `applied`, which may keep reading it while the batch syncs: to prepare an answer
@@ -237,9 +236,9 @@ public:
   void hold_changes(const std::string& holder, std::uint64_t seq);
   void release_changes(const std::string& holder);
 
-  /// `fn(head_seq)` runs on the thread of the sync (see submit) after every sync that made changes
-  /// durable, once they are durable. Keep it short: post elsewhere. Add before writes begin; an
-  /// empty `fn` removes every listener.
+  /// `fn(head_seq)` runs on the thread of the sync (see submit) after every sync that made
+  /// changes durable, once they are durable. Keep it short: post elsewhere. Add before
+  /// writes begin; an empty `fn` removes every listener.
   void on_changes(std::function<void(std::uint64_t)> fn);
 
   /// `fn(results, seconds)` runs on the thread of the sync after each durable group, before
