@@ -10,7 +10,11 @@ namespace taskd::http {
 
 namespace {
 
-const task& changed_task(const task_change& ch) { return ch.after; }
+/// A batch create's answer body: `{"tasks": [...]}`, each task as it is now.
+std::string batch_body(const std::vector<task_change>& changes) {
+  return tasks_body("tasks", changes,
+                    [](const task_change& ch) -> const task& { return ch.after; });
+}
 
 void reply_changes(const exchange& ex, const write_result& r, bool single) {
   if (!r) return ex.fail(r.err());
@@ -19,7 +23,7 @@ void reply_changes(const exchange& ex, const write_result& r, bool single) {
     const auto& ch = changes.front();
     return ex.task(ch.existed ? 200 : 201, ch.after);
   }
-  ex.tasks(201, "tasks", changes, changed_task);
+  ex.send(beast_http::status::created, batch_body(changes));
 }
 
 /// Admits the tasks and hands them to the store; the answer is built on this request's I/O
@@ -36,7 +40,7 @@ void submit_create(const exchange& ex, std::vector<task> tasks, bool single) {
   if (!single) {
     prepared = std::make_shared<std::string>();
     call.prepare = [io = ex.respond.on_io, prepared](shared_write_result r) {
-      io([prepared, r = std::move(r)] { *prepared = tasks_body("tasks", **r, changed_task); });
+      io([prepared, r = std::move(r)] { *prepared = batch_body(**r); });
     };
   }
   // Called once: the captures move on to the I/O thread instead of being copied there.

@@ -460,7 +460,6 @@ void store::syncer_loop() {
   for (;;) {
     {
       std::unique_lock lock(sync_mu_);
-      if (!groups.empty()) syncing_ = false;
       sync_cv_.wait(lock, [&] { return writer_done_ || !unsynced_.empty(); });
       if (unsynced_.empty()) return; // the writer is gone and everything is answered
       groups.clear();
@@ -469,6 +468,8 @@ void store::syncer_loop() {
     }
     sync_cv_.notify_all(); // room for the writer again
     deliver_synced(groups);
+    std::lock_guard lock(sync_mu_);
+    syncing_ = false;
   }
 }
 
@@ -615,15 +616,14 @@ void store::put_in_key_order(group_state& g) {
     else
       g.batch.Delete(index_cf_, m.key);
   }
-  std::vector<task_id> ids;
-  ids.reserve(g.records.size());
+  std::vector<std::pair<task_id, const std::string*>> records;
+  records.reserve(g.records.size());
   for (auto& [id, rec] : g.records)
-    if (rec.t) ids.push_back(id);
-  std::sort(ids.begin(), ids.end());
-  for (task_id id : ids) {
-    const std::string& entry = g.records.at(id).entry;
-    g.batch.Put(tasks_cf_, keys::task_key(id), rocksdb::Slice(entry.data() + 1, entry.size() - 1));
-  }
+    if (rec.t) records.emplace_back(id, &rec.entry);
+  std::sort(records.begin(), records.end());
+  for (auto [id, entry] : records)
+    g.batch.Put(tasks_cf_, keys::task_key(id),
+                rocksdb::Slice(entry->data() + 1, entry->size() - 1));
 }
 
 result<std::vector<task_change>> store::apply_op(write_op& op, group_state& g) {
